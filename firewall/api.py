@@ -1,0 +1,94 @@
+"""The public entry point: `Firewall.load()` then `inspect()` or `inspect_event()`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .engine.compiler import RuleSet, compile_signatures
+from .engine.loader import load_directory
+from .engine.matcher import Findings, Limits, inspect_fields
+from .engine.model import MODES, ON_ERROR_POLICIES, Signature, Verdict
+from .engine.scoring import DEFAULT_THRESHOLD, judge
+from .sources.base import Field, Record
+
+DEFAULT_SIGNATURES = Path(__file__).resolve().parent.parent / "signatures"
+"""The signature set shipped with the project (and copied beside the package in the Lambda bundle)."""
+
+
+class Firewall:
+    """A compiled signature set plus the settings that turn findings into verdicts."""
+
+    def __init__(
+        self,
+        signatures: Iterable[Signature],
+        *,
+        paranoia: int = 1,
+        mode: str = "enforce",
+        on_error: str = "quarantine",
+        threshold: int = DEFAULT_THRESHOLD,
+        limits: Limits | None = None,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if on_error not in ON_ERROR_POLICIES:
+            raise ValueError(f"on_error must be one of {', '.join(ON_ERROR_POLICIES)}, got {on_error!r}")
+        if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+            raise ValueError(f"threshold must be a positive whole number, got {threshold!r}")
+        self.signatures = tuple(signatures)
+        self.rules: RuleSet = compile_signatures(self.signatures, paranoia)
+        self.paranoia = paranoia
+        self.mode = mode
+        self.on_error = on_error
+        self.threshold = threshold
+        self.limits = limits or Limits()
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path | None = None,
+        *,
+        paranoia: int = 1,
+        mode: str = "enforce",
+        on_error: str = "quarantine",
+        threshold: int = DEFAULT_THRESHOLD,
+        limits: Limits | None = None,
+    ) -> Firewall:
+        """Load a signature directory or file (default: the bundled `signatures/`)."""
+        signatures = load_directory(DEFAULT_SIGNATURES if path is None else path)
+        return cls(signatures, paranoia=paranoia, mode=mode, on_error=on_error, threshold=threshold, limits=limits)
+
+    @property
+    def version(self) -> str:
+        """Hash of the signature set, recorded in quarantine envelopes."""
+        return self.rules.version
+
+    def inspect(self, value: Any, path: str = "value") -> Verdict:
+        """Judge one value: a string, bytes, or a JSON-like structure (every key and string in it)."""
+        if isinstance(value, str | bytes):
+            return self._judge([Field(path, value)], [], None)
+        from .sources.fields import flatten_value
+
+        fields, problems = flatten_value(path, value)
+        return self._judge(fields, problems, None)
+
+    def inspect_fields(self, fields: Iterable[Field], record_id: str | None = None) -> Verdict:
+        return self._judge(list(fields), [], record_id)
+
+    def inspect_record(self, record: Record) -> Verdict:
+        return self._judge(record.fields, record.problems, record.record_id)
+
+    def inspect_event(self, event: Any) -> list[Verdict]:
+        """One verdict per record of a raw Lambda event, in order. Pure: no object is read."""
+        from .sources import parse_event
+
+        return [self.inspect_record(record) for record in parse_event(event).records]
+
+    def _judge(self, fields: list[Field], problems: list[str], record_id: str | None) -> Verdict:
+        findings: Findings = inspect_fields(self.rules, ((f.path, f.value) for f in fields), self.limits)
+        if problems and findings.error is None:
+            findings.error = "; ".join(problems)
+        return judge(
+            findings, threshold=self.threshold, mode=self.mode, on_error=self.on_error, record_id=record_id
+        )

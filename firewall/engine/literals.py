@@ -1,0 +1,124 @@
+"""Derive a signature's "fast pattern": literals without one of which its regex cannot match.
+
+Network IDS engines put such literals in one multi-pattern automaton, so that a regex only runs on
+text that holds one of its literals. We read the pattern's syntax tree (the standard library's
+parser understands the subset of `regex` syntax signatures use) and keep, for every sequence, the
+requirement whose shortest literal is longest. Alternations need a literal from every branch.
+Literals are lower case and never contain whitespace, so that they survive case folding and
+whitespace compression; the matcher scans lower-cased text.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import sre_constants as c
+    import sre_parse
+
+MIN_LITERAL_LENGTH = 3
+"""Shorter literals occur in too much benign text to be worth a prefilter."""
+
+Requirement = frozenset[str]
+
+
+def derive_literals(pattern: str) -> Requirement | None:
+    """A set of literals one of which occurs (lower-cased) in any text the pattern matches.
+
+    None when no useful set exists (the pattern is then run on every field it targets) or when
+    the pattern uses syntax the standard parser does not know.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parsed = sre_parse.parse(pattern)
+    except (c.error, RecursionError, OverflowError):
+        return None
+    requirement, _ = _sequence(list(parsed.data))
+    if requirement is None or min(len(s) for s in requirement) < MIN_LITERAL_LENGTH:
+        return None
+    return requirement
+
+
+def _score(requirement: Requirement) -> tuple[int, int]:
+    return (min(len(s) for s in requirement), -len(requirement))
+
+
+def _class_literal(items: list[tuple[Any, Any]]) -> str | None:
+    """`[Ss]` (or a one-character class) is a literal once lower-cased."""
+    chars = {chr(av).lower() for op, av in items if op is c.LITERAL}
+    if len(chars) == 1 and all(op is c.LITERAL for op, _ in items):
+        return chars.pop()
+    return None
+
+
+def _sequence(items: list[tuple[Any, Any]]) -> tuple[Requirement | None, str | None]:
+    """(best requirement, exact literal text if the whole sequence is one fixed string)."""
+    candidates: list[Requirement] = []
+    run: list[str] = []
+    exact: list[str] | None = []
+
+    def close_run() -> None:
+        if run:
+            candidates.append(frozenset({"".join(run)}))
+            run.clear()
+
+    def add_text(text: str) -> None:
+        for ch in text:
+            if ch.isspace():
+                close_run()
+            else:
+                run.append(ch)
+
+    for op, av in items:
+        if op is c.LITERAL:
+            ch = chr(av).lower()
+            add_text(ch)
+            if exact is not None:
+                exact.append(ch)
+        elif op in (c.AT, c.ASSERT_NOT):
+            continue  # zero width: the characters on either side stay adjacent
+        elif op is c.IN and _class_literal(av) is not None:
+            ch = _class_literal(av) or ""
+            add_text(ch)
+            if exact is not None:
+                exact.append(ch)
+        elif op in (c.SUBPATTERN, c.ATOMIC_GROUP):
+            inner = av[-1] if op is c.SUBPATTERN else av
+            requirement, inner_exact = _sequence(list(inner))
+            if inner_exact is not None:
+                add_text(inner_exact)
+                if exact is not None:
+                    exact.append(inner_exact)
+            else:
+                close_run()
+                exact = None
+                if requirement is not None:
+                    candidates.append(requirement)
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            low, _high, item = av
+            close_run()
+            exact = None
+            if low >= 1:
+                requirement, _ = _sequence(list(item))
+                if requirement is not None:
+                    candidates.append(requirement)
+        elif op is c.BRANCH:
+            close_run()
+            exact = None
+            alternatives = [_sequence(list(branch))[0] for branch in av[1]]
+            if all(alt is not None for alt in alternatives):
+                candidates.append(frozenset().union(*(alt for alt in alternatives if alt is not None)))
+        else:
+            close_run()
+            exact = None
+    close_run()
+    return _best(candidates), (None if exact is None else "".join(exact))
+
+
+def _best(candidates: Sequence[Requirement | None]) -> Requirement | None:
+    usable = [r for r in candidates if r]
+    return max(usable, key=_score) if usable else None

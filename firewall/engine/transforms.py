@@ -1,0 +1,264 @@
+"""Decoding and normalisation transforms, each a small pure `str -> str` function.
+
+A signature lists the transforms its pattern expects, in order. Every transform also carries a
+`trigger`: a pattern that must occur in a text for the transform to change it. The matcher uses the
+triggers to skip work on plain values (most benign fields), so a trigger must never be narrower
+than what its function acts on; `tests/unit/test_transforms.py` checks that on every example.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import regex
+
+MAX_ROUNDS = 5
+"""How often a decoder is re-applied until its output is stable (double encoding and more)."""
+
+
+@dataclass(frozen=True)
+class Transform:
+    name: str
+    function: Callable[[str], str]
+    trigger: regex.Pattern[str] | None
+    """None: the transform may change any text (case folding)."""
+    summary: str
+
+
+def _until_stable(step: Callable[[str], str], text: str) -> str:
+    for _ in range(MAX_ROUNDS):
+        decoded = step(text)
+        if decoded == text:
+            break
+        text = decoded
+    return text
+
+
+# --- URL decoding -----------------------------------------------------------------------------
+
+_PERCENT_RUN = regex.compile(r"(?:%[0-9A-Fa-f]{2})+")
+_PERCENT_U = regex.compile(r"%[uU]([0-9A-Fa-f]{4})")
+_OVERLONG = regex.compile(r"%[cC]([01])%([89abAB][0-9A-Fa-f])")
+
+
+def _overlong(m: regex.Match[str]) -> str:
+    # %c0%ae is an overlong UTF-8 form of "." that some decoders accept: decode it as they do.
+    return chr(((int(m.group(1), 16) & 0x1F) << 6) | (int(m.group(2), 16) & 0x3F))
+
+
+def _percent_run(m: regex.Match[str]) -> str:
+    raw = bytes(int(h, 16) for h in m.group(0).split("%")[1:])
+    return raw.decode("utf-8", errors="surrogateescape").translate(_SURROGATE_TO_LATIN1)
+
+
+_SURROGATE_TO_LATIN1 = {0xDC80 + b: chr(0x80 + b) for b in range(128)}
+
+
+def _url_decode_once(text: str) -> str:
+    text = text.replace("+", " ")
+    if "%" not in text:
+        return text
+    text = _PERCENT_U.sub(lambda m: chr(int(m.group(1), 16)), text)
+    text = _OVERLONG.sub(_overlong, text)
+    return _PERCENT_RUN.sub(_percent_run, text)
+
+
+def url_decode(text: str) -> str:
+    """Percent-decoding repeated until stable, with `%uXXXX`, overlong UTF-8 and `+` as space."""
+    return _until_stable(_url_decode_once, text)
+
+
+# --- HTML entities ----------------------------------------------------------------------------
+
+def html_entity_decode(text: str) -> str:
+    """Named and numeric character references, with or without `;`, repeated until stable."""
+    return _until_stable(html.unescape, text)
+
+
+# --- JavaScript, CSS and backslash escapes ----------------------------------------------------
+
+_JS_ESCAPE = regex.compile(
+    r"\\(?:u\{([0-9A-Fa-f]{1,6})\}|u([0-9A-Fa-f]{4})|x([0-9A-Fa-f]{2})|([0-7]{1,3})|(.))",
+    regex.DOTALL,
+)
+_JS_SIMPLE = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
+
+
+def _safe_chr(code: int) -> str:
+    return chr(code) if 0 <= code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd"
+
+
+def _js_escape(m: regex.Match[str]) -> str:
+    brace, u4, x2, octal, other = m.groups()
+    if brace or u4 or x2:
+        return _safe_chr(int(brace or u4 or x2, 16))
+    if octal:
+        return _safe_chr(int(octal, 8))
+    return _JS_SIMPLE.get(other, other)
+
+
+def js_decode(text: str) -> str:
+    """JavaScript string escapes: `\\xHH`, `\\uHHHH`, `\\u{H..}`, octal, and `\\c` for any c."""
+    if "\\" not in text:
+        return text
+    return _until_stable(lambda t: _JS_ESCAPE.sub(_js_escape, t), text)
+
+
+_CSS_ESCAPE = regex.compile(r"\\([0-9A-Fa-f]{1,6})[ \t\n\r\f]?|\\([^0-9A-Fa-f\n])")
+
+
+def css_decode(text: str) -> str:
+    """CSS escapes: `\\HHHHHH` with an optional following space, and `\\c` for any c."""
+    if "\\" not in text:
+        return text
+
+    def one(m: regex.Match[str]) -> str:
+        return _safe_chr(int(m.group(1), 16)) if m.group(1) else m.group(2)
+
+    return _CSS_ESCAPE.sub(one, text)
+
+
+# --- Unicode, case, whitespace, NUL ----------------------------------------------------------
+
+def unicode_nfkc(text: str) -> str:
+    """NFKC: full-width and other compatibility look-alikes become their ASCII forms."""
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
+
+
+def lowercase(text: str) -> str:
+    return text.lower()
+
+
+_WHITESPACE_RUN = regex.compile(r"\s+")
+
+
+def compress_whitespace(text: str) -> str:
+    """Every run of whitespace (tabs, newlines, no-break spaces...) becomes one space."""
+    return _WHITESPACE_RUN.sub(" ", text)
+
+
+def remove_nulls(text: str) -> str:
+    return text.replace("\x00", "")
+
+
+# --- SQL comments -----------------------------------------------------------------------------
+
+_MYSQL_EXECUTABLE_COMMENT = regex.compile(r"/\*!\d*(.*?)\*/", regex.DOTALL)
+_C_COMMENT = regex.compile(r"/\*.*?(?:\*/|$)", regex.DOTALL)
+
+
+def remove_sql_comments(text: str) -> str:
+    """`/* ... */` becomes a space; MySQL's executable `/*!50000 ... */` keeps its content."""
+    if "/*" not in text:
+        return text
+    text = _MYSQL_EXECUTABLE_COMMENT.sub(r" \1 ", text)
+    return _C_COMMENT.sub(" ", text)
+
+
+# --- Command lines ----------------------------------------------------------------------------
+
+_IFS = regex.compile(r"\$\{?IFS(?:[%#]+[^}]*)?\}?|\$\{[^}]{0,20}:-? ?\}")
+_EMPTY_EXPANSIONS = regex.compile(r"\$@|\$\*|\$\{?[0-9]\}?(?=[A-Za-z/])")
+_BRACE_LIST = regex.compile(r"\{([^{}\s]{0,200},[^{}\s]{0,200})\}")
+_CMD_QUOTES = str.maketrans("", "", "\\'\"^`")
+
+
+def cmdline_normalize(text: str) -> str:
+    """Undo shell obfuscation: `${IFS}` and `{cmd,arg}` become spaces, quotes, carets,
+    backslashes and empty expansions (`$@`, `$1`) vanish, so `c'a't${IFS}/e\\tc/pa""sswd`
+    reads `cat /etc/passwd`."""
+    if "$" in text:
+        text = _IFS.sub(" ", text)
+        text = _EMPTY_EXPANSIONS.sub("", text)
+    if "{" in text:
+        text = _BRACE_LIST.sub(lambda m: m.group(1).replace(",", " "), text)
+    return text.translate(_CMD_QUOTES)
+
+
+# --- Paths ------------------------------------------------------------------------------------
+
+_SLASH_RUN = regex.compile(r"/{2,}")
+_DOT_SEGMENT = regex.compile(r"/(?:\./)+")
+
+
+def path_normalize(text: str) -> str:
+    """Backslashes become slashes, `//` and `/./` collapse; `..` is kept, since it is evidence."""
+    if "\\" in text:
+        text = text.replace("\\", "/")
+    if "//" in text:
+        text = _SLASH_RUN.sub("/", text)
+    if "/./" in text:
+        text = _DOT_SEGMENT.sub("/", text)
+    return text
+
+
+# --- Base64 -----------------------------------------------------------------------------------
+
+_BASE64_RUN = regex.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+MAX_BASE64_RUNS = 32
+
+
+def _decode_base64_run(run: str) -> str | None:
+    padded = run.rstrip("=")
+    padded += "=" * (-len(padded) % 4)
+    try:
+        raw = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
+        decoded = raw.decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in decoded)
+    return decoded if decoded and printable >= 0.9 * len(decoded) else None
+
+
+def base64_decode(text: str) -> str:
+    """Appends the decoded text of base64-looking runs (mostly printable UTF-8) to the value,
+    so that both the original and what it hides are inspected."""
+    decoded: list[str] = []
+    for m in _BASE64_RUN.finditer(text):
+        if len(decoded) >= MAX_BASE64_RUNS:
+            break
+        plain = _decode_base64_run(m.group(0))
+        if plain is not None:
+            decoded.append(plain)
+    return text if not decoded else text + "\n" + "\n".join(decoded)
+
+
+# --- Registry ---------------------------------------------------------------------------------
+
+def _t(name: str, function: Callable[[str], str], trigger: str | None, summary: str) -> Transform:
+    return Transform(name, function, None if trigger is None else regex.compile(trigger), summary)
+
+
+TRANSFORMS: dict[str, Transform] = {
+    t.name: t
+    for t in (
+        _t("url_decode", url_decode, r"[%+]", "percent-decoding until stable, %uXXXX, + as space"),
+        _t("html_entity_decode", html_entity_decode, r"&", "HTML character references"),
+        _t("js_decode", js_decode, r"\\", "JavaScript escapes"),
+        _t("css_decode", css_decode, r"\\", "CSS escapes"),
+        _t("unicode_nfkc", unicode_nfkc, r"[^\x00-\x7f]", "Unicode NFKC (full-width look-alikes)"),
+        _t("lowercase", lowercase, None, "lower case"),
+        _t("compress_whitespace", compress_whitespace, r"\s\s|[^\S ]", "whitespace runs to one space"),
+        _t("remove_nulls", remove_nulls, r"\x00", "NUL characters removed"),
+        _t("remove_sql_comments", remove_sql_comments, r"/\*", "SQL /* */ comments removed"),
+        _t("cmdline_normalize", cmdline_normalize, r"[\\'\"^`$,{]", "shell quoting and ${IFS} undone"),
+        _t("path_normalize", path_normalize, r"\\|//|/\./", "path separators normalised"),
+        _t("base64_decode", base64_decode, r"[A-Za-z0-9+/_-]{16}", "base64 runs decoded and appended"),
+    )
+}
+
+ANY_TRIGGER = regex.compile(
+    "|".join(f"(?:{t.trigger.pattern})" for t in TRANSFORMS.values() if t.trigger is not None)
+)
+"""A text with no match here is left unchanged by every transform but `lowercase`."""
+
+
+def apply_chain(names: tuple[str, ...], text: str) -> str:
+    for name in names:
+        text = TRANSFORMS[name].function(text)
+    return text
