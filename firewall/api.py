@@ -11,7 +11,9 @@ from .engine.loader import load_directory
 from .engine.matcher import Findings, Limits, inspect_fields
 from .engine.model import MODES, ON_ERROR_POLICIES, Signature, Verdict
 from .engine.scoring import DEFAULT_THRESHOLD, judge
+from .sources import parse_event
 from .sources.base import Field, Record
+from .sources.fields import flatten_value
 
 DEFAULT_SIGNATURES = Path(__file__).resolve().parent.parent / "signatures"
 """The signature set shipped with the project (and copied beside the package in the Lambda bundle)."""
@@ -66,10 +68,6 @@ class Firewall:
 
     def inspect(self, value: Any, path: str = "value") -> Verdict:
         """Judge one value: a string, bytes, or a JSON-like structure (every key and string in it)."""
-        if isinstance(value, str | bytes):
-            return self._judge([Field(path, value)], [], None)
-        from .sources.fields import flatten_value
-
         fields, problems = flatten_value(path, value)
         return self._judge(fields, problems, None)
 
@@ -81,8 +79,6 @@ class Firewall:
 
     def inspect_event(self, event: Any) -> list[Verdict]:
         """One verdict per record of a raw Lambda event, in order. Pure: no object is read."""
-        from .sources import parse_event
-
         return [self.inspect_record(record) for record in parse_event(event).records]
 
     def _judge(self, fields: list[Field], problems: list[str], record_id: str | None) -> Verdict:

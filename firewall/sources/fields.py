@@ -1,0 +1,264 @@
+"""Flatten JSON-like values into fields: every string value and every key, with a path naming it.
+
+Attackers choose the shape of what they send, so everything here is bounded: nesting depth, how many
+JSON-in-a-string layers are opened, how many fields a record may carry. Walking uses an explicit stack
+(never recursion), and a limit that is hit becomes a *problem* on the record, never an exception.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from firewall.sources.base import Field
+
+KEY_SEGMENT = "{}"
+"""Path segment under which a container's keys are listed: `sqs.body.{}` holds the body's top keys."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on the work done for one record; exceeding one adds a problem to the record."""
+
+    max_depth: int = 64
+    """Deepest container nesting walked, counted across JSON-in-a-string layers."""
+    max_json_layers: int = 8
+    """How many times a string holding JSON is opened along one path (a body, its Message, ...)."""
+    max_fields: int = 20_000
+    """Fields kept per record; the rest are dropped and a problem is recorded."""
+    max_key_chars: int = 64
+    """A key longer than this is shortened *in paths* (the key itself is still a whole field)."""
+    max_decode_rounds: int = 8
+    """URL-decoding rounds for S3 keys ("until stable", but bounded)."""
+    max_objects: int = 100
+    """S3 objects one record may ask the runtime to read (a crafted body could list thousands)."""
+
+
+DEFAULT_LIMITS = Limits()
+
+
+class JsonObject(list[tuple[str, Any]]):
+    """A parsed JSON object kept as its (key, value) pairs, so duplicate keys are all inspected."""
+
+
+def _ignore_number(_text: str) -> int:
+    """Numbers are never fields; skipping int() also avoids the int digit limit's ValueError."""
+    return 0
+
+
+def parse_json_text(text: str) -> tuple[Any, str | None]:
+    """Parse `text` if it looks like a JSON object or array: returns (value or None, problem or None).
+
+    Only text whose first non-blank character is `{` or `[` is tried, and text that is not valid JSON
+    is simply not JSON (no problem). JSON too deep for the parser is a problem: the caller still has the
+    raw text as a field.
+    """
+    stripped = text.lstrip()
+    if not stripped or stripped[0] not in "{[":
+        return None, None
+    try:
+        value = json.loads(stripped, object_pairs_hook=JsonObject, parse_int=_ignore_number)
+    except RecursionError:
+        return None, "JSON nested too deeply to parse"
+    except ValueError:
+        return None, None
+    return value, None
+
+
+def looks_like_json(text: str) -> bool:
+    """Cheap test used before parsing: does the text open a JSON object or array?"""
+    stripped = text.lstrip()
+    return bool(stripped) and stripped[0] in "{["
+
+
+def decode_base64(text: str) -> tuple[bytes | None, str | None]:
+    """Decode strict base64: returns (bytes, None) or (None, problem)."""
+    try:
+        return base64.b64decode(text, validate=True), None
+    except (binascii.Error, ValueError) as error:
+        return None, f"invalid base64 ({error})"
+
+
+def text_or_bytes(data: bytes) -> str | bytes:
+    """UTF-8 text when the bytes are UTF-8 (so text signatures apply), else the bytes themselves."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+
+
+def key_segment(key: str, limits: Limits) -> str:
+    """A key as it appears in a path: printable, and shortened so paths stay small."""
+    if len(key) <= limits.max_key_chars and key.isprintable():
+        return key
+    clean = "".join(ch if ch.isprintable() else "?" for ch in key[: limits.max_key_chars + 1])
+    if len(clean) > limits.max_key_chars:
+        return clean[: limits.max_key_chars] + "…"
+    return clean
+
+
+def child_path(parent: str, key: str, limits: Limits) -> str:
+    """Path of a map member: `parent.key` (or just `key` at the root)."""
+    segment = key_segment(key, limits)
+    return f"{parent}.{segment}" if parent else segment
+
+
+def _items(container: Any) -> Iterable[tuple[str, Any]]:
+    """(key, value) pairs of a dict or of a parsed JSON object (which keeps duplicate keys)."""
+    if isinstance(container, JsonObject):
+        return container
+    return ((str(k), v) for k, v in container.items())
+
+
+@dataclass
+class _Item:
+    """One pending node of the walk: a value, its path, its depth and the JSON layers above it."""
+
+    path: str
+    value: Any
+    depth: int
+    layers: int
+
+
+class Collector:
+    """Accumulates the fields and problems of one record, enforcing the limits."""
+
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+        self.fields: list[Field] = []
+        self.problems: list[str] = []
+        self._full = False
+
+    def add(self, path: str, value: str | bytes) -> None:
+        """Keep one field, unless the record already carries the maximum (then say so once)."""
+        if len(self.fields) < self.limits.max_fields:
+            self.fields.append(Field(path, value))
+        elif not self._full:
+            self._full = True
+            self.problem(f"more than {self.limits.max_fields} fields; the rest were not inspected")
+
+    def problem(self, message: str) -> None:
+        """Record why part of the record could not be decoded or inspected."""
+        self.problems.append(message)
+
+    def walk(self, path: str, value: Any, *, depth: int = 0, layers: int = 0) -> None:
+        """Flatten `value` under `path`: strings and keys become fields, JSON strings are opened."""
+        stack = [_Item(path, value, depth, layers)]
+        while stack:
+            item = stack.pop()
+            stack.extend(reversed(list(self._expand(item))))
+
+    def walk_text(self, path: str, text: str, *, depth: int = 0, layers: int = 0) -> Any:
+        """Flatten a string that may hold JSON and return its parsed value (None if not JSON).
+
+        Callers use the returned value to recognise envelopes (an S3 notification in an SQS body)
+        without parsing the text twice.
+        """
+        self.add(path, text)
+        parsed = self._parse(path, text, layers)
+        if parsed is not None:
+            self.walk(path, parsed, depth=depth + 1, layers=layers + 1)
+        return parsed
+
+    def _parse(self, path: str, text: str, layers: int) -> Any:
+        """Parse JSON in a string if allowed at this layer; problems are recorded with the path."""
+        if not looks_like_json(text):
+            return None
+        if layers >= self.limits.max_json_layers:
+            self.problem(f"{path}: more than {self.limits.max_json_layers} JSON-in-string layers")
+            return None
+        parsed, problem = parse_json_text(text)
+        if problem:
+            self.problem(f"{path}: {problem}")
+        return parsed
+
+    def _expand(self, item: _Item) -> Iterator[_Item]:
+        """Emit the fields of one node and yield its children, in document order."""
+        value = item.value
+        if isinstance(value, (str, bytes)):
+            yield from self._expand_scalar(item)
+        elif isinstance(value, (dict, list, tuple)):
+            if item.depth >= self.limits.max_depth:
+                self._too_deep(item)
+            elif isinstance(value, (dict, JsonObject)):
+                yield from self._expand_map(item)
+            else:
+                yield from self._expand_list(item)
+
+    def _expand_scalar(self, item: _Item) -> Iterator[_Item]:
+        """A string is a field; a string holding JSON is also opened one layer further."""
+        self.add(item.path, item.value)
+        if isinstance(item.value, str):
+            parsed = self._parse(item.path, item.value, item.layers)
+            if parsed is not None:
+                yield _Item(item.path, parsed, item.depth + 1, item.layers + 1)
+
+    def _expand_map(self, item: _Item) -> Iterator[_Item]:
+        """Every key is a field at `<path>.{}`; every value is walked at `<path>.<key>`."""
+        keys_path = child_path(item.path, KEY_SEGMENT, self.limits)
+        for key, child in _items(item.value):
+            self.add(keys_path, key)
+            yield _Item(child_path(item.path, key, self.limits), child, item.depth + 1, item.layers)
+
+    def _expand_list(self, item: _Item) -> Iterator[_Item]:
+        """List items are walked at `<path>[i]`."""
+        for index, child in enumerate(item.value):
+            yield _Item(f"{item.path}[{index}]", child, item.depth + 1, item.layers)
+
+    def _too_deep(self, item: _Item) -> None:
+        """Past the depth limit: record a problem and keep the subtree's text as one field if we can.
+
+        A subtree parsed from a JSON string needs nothing more: that string is already a field.
+        """
+        self.problem(f"{item.path}: nested deeper than {self.limits.max_depth} levels")
+        if item.layers:
+            return
+        try:
+            text = json.dumps(item.value, default=_bytes_as_text, ensure_ascii=False)
+        except (RecursionError, ValueError, TypeError):
+            return
+        self.add(item.path, text)
+
+
+def flatten_value(path: str, value: Any, limits: Limits = DEFAULT_LIMITS) -> tuple[list[Field], list[str]]:
+    """Fields and problems of any JSON-like value (a string holding JSON is opened), for `inspect`."""
+    collector = Collector(limits)
+    if isinstance(value, str):
+        collector.walk_text(path, value)
+    else:
+        collector.walk(path, value)
+    return collector.fields, collector.problems
+
+
+def _bytes_as_text(value: Any) -> Any:
+    """json.dumps fallback so a too-deep subtree holding bytes can still be kept as text."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def member(container: Any, key: str) -> Any:
+    """`container[key]` for a dict or a parsed JSON object (last duplicate wins, as in json), else None."""
+    if isinstance(container, JsonObject):
+        found = None
+        for name, value in container:
+            if name == key:
+                found = value
+        return found
+    if isinstance(container, dict):
+        return container.get(key)
+    return None
+
+
+def is_mapping(value: Any) -> bool:
+    """True for a dict or a parsed JSON object."""
+    return isinstance(value, (dict, JsonObject))
+
+
+def as_str(value: Any) -> str | None:
+    """The value if it is a string, else None: event members are untrusted and may be any type."""
+    return value if isinstance(value, str) else None

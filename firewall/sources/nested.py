@@ -1,0 +1,34 @@
+"""Envelopes inside bodies: an S3 notification, an SNS envelope or an EventBridge event in a message.
+
+The generic flattening already exposes their text (`sqs.body.Message...`); unwrapping adds what a
+flat walk cannot: decoded S3 keys as `s3.key` and the objects the runtime must read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from firewall.sources import eventbridge, s3
+from firewall.sources.fields import Collector, as_str, member, parse_json_text
+from firewall.sources.s3 import S3Object
+
+MAX_ENVELOPES = 4
+"""How many envelopes are opened one inside another (SQS > SNS > S3 needs two)."""
+
+
+def is_sns_envelope(value: Any) -> bool:
+    """The JSON SNS delivers to SQS or HTTP when raw delivery is off."""
+    return member(value, "Type") == "Notification" and isinstance(member(value, "Message"), str)
+
+
+def unwrap(collector: Collector, value: Any) -> list[S3Object]:
+    """Follow envelopes inside `value` (already parsed) and return the S3 objects they name."""
+    for _ in range(MAX_ENVELOPES):
+        if s3.is_notification(value):
+            return s3.add_notification(collector, value)
+        if eventbridge.is_event(value):
+            return eventbridge.add_s3_object(collector, value)
+        if not is_sns_envelope(value):
+            return []
+        value, _problem = parse_json_text(as_str(member(value, "Message")) or "")
+    return []

@@ -1,0 +1,102 @@
+"""SQS messages: the body (opened if JSON, envelopes unwrapped) and the message attributes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from firewall.sources import nested
+from firewall.sources.base import Record
+from firewall.sources.fields import (
+    DEFAULT_LIMITS,
+    Collector,
+    Limits,
+    as_str,
+    child_path,
+    decode_base64,
+    member,
+    text_or_bytes,
+)
+
+SOURCE = "sqs"
+EVENT_SOURCE = "aws:sqs"
+_SENDER_CHOSEN = ("MessageGroupId", "MessageDeduplicationId")
+"""System attributes whose value the sender picks (FIFO queues): inspected as `sqs.<name>`."""
+
+
+def _attribute_member(attribute: Any, name: str) -> Any:
+    """Lambda spells attribute members `stringValue`; the SQS API spells them `StringValue`."""
+    value = member(attribute, name)
+    return value if value is not None else member(attribute, name[0].upper() + name[1:])
+
+
+def _add_binary(collector: Collector, path: str, encoded: Any) -> None:
+    """A binary value arrives base64-encoded: inspect the bytes (as text when they are UTF-8)."""
+    if not isinstance(encoded, str):
+        return
+    data, problem = decode_base64(encoded)
+    if data is None:
+        collector.problem(f"{path}: {problem}")
+        collector.add(path, encoded)
+        return
+    decoded = text_or_bytes(data)
+    if isinstance(decoded, str):
+        collector.walk_text(path, decoded)
+    else:
+        collector.add(path, decoded)
+
+
+def add_attribute(collector: Collector, path: str, attribute: Any) -> None:
+    """One message attribute: its string value, binary value and (unused by SQS today) list values."""
+    string_value = as_str(_attribute_member(attribute, "stringValue"))
+    if string_value is not None:
+        collector.walk_text(path, string_value)
+    _add_binary(collector, path, _attribute_member(attribute, "binaryValue"))
+    for index, item in enumerate(_attribute_member(attribute, "stringListValues") or []):
+        if isinstance(item, str):
+            collector.walk_text(f"{path}[{index}]", item)
+    for index, item in enumerate(_attribute_member(attribute, "binaryListValues") or []):
+        _add_binary(collector, f"{path}[{index}]", item)
+
+
+def add_attributes(collector: Collector, attributes: Any) -> None:
+    """Attribute names at `sqs.attributes.{}`, values at `sqs.attributes.NAME`."""
+    if not isinstance(attributes, dict):
+        return
+    keys_path = child_path("sqs.attributes", "{}", collector.limits)
+    for name, attribute in attributes.items():
+        collector.add(keys_path, str(name))
+        add_attribute(collector, child_path("sqs.attributes", str(name), collector.limits), attribute)
+
+
+def _add_system_attributes(collector: Collector, attributes: Any) -> str | None:
+    """Inspect the sender-chosen FIFO attributes; return the message group id."""
+    for name in _SENDER_CHOSEN:
+        value = as_str(member(attributes, name))
+        if value is not None:
+            collector.add(f"sqs.{name}", value)
+    return as_str(member(attributes, "MessageGroupId"))
+
+
+def parse_record(raw: dict[str, Any], index: int, limits: Limits = DEFAULT_LIMITS) -> Record:
+    """One SQS message: id from `messageId`; an S3 or SNS envelope in the body is unwrapped."""
+    collector = Collector(limits)
+    message_id = as_str(raw.get("messageId"))
+    if message_id is None:
+        collector.problem("SQS record without messageId")
+    body = as_str(raw.get("body"))
+    objects = []
+    if body is None:
+        collector.problem("SQS record without a string body")
+    else:
+        objects = nested.unwrap(collector, collector.walk_text("sqs.body", body))
+    add_attributes(collector, raw.get("messageAttributes"))
+    group_id = _add_system_attributes(collector, raw.get("attributes"))
+    return Record(
+        source=SOURCE,
+        record_id=message_id or f"missing-id-{index}",
+        raw=raw,
+        fields=collector.fields,
+        problems=collector.problems,
+        group_id=group_id,
+        s3_objects=objects,
+    )

@@ -1,0 +1,171 @@
+"""Flattening JSON-like values into fields: paths, keys, embedded JSON, and every limit."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from firewall.sources.base import Field
+from firewall.sources.fields import (
+    Collector,
+    Limits,
+    decode_base64,
+    flatten_value,
+    parse_json_text,
+    text_or_bytes,
+)
+
+
+def paths(fields: list[Field]) -> dict[str, list[str | bytes]]:
+    """Group field values by path, in order."""
+    grouped: dict[str, list[str | bytes]] = {}
+    for item in fields:
+        grouped.setdefault(item.path, []).append(item.value)
+    return grouped
+
+
+def test_strings_and_keys_become_fields_numbers_do_not() -> None:
+    fields, problems = flatten_value("v", {"a": 1, "b": True, "c": None, "d": "x", "items": [3, "y", {"note": "z"}]})
+    got = paths(fields)
+    assert got["v.{}"] == ["a", "b", "c", "d", "items"]
+    assert got["v.d"] == ["x"]
+    assert got["v.items[1]"] == ["y"]
+    assert got["v.items[2].{}"] == ["note"]
+    assert got["v.items[2].note"] == ["z"]
+    assert "v.a" not in got and "v.b" not in got and "v.items[0]" not in got
+    assert problems == []
+
+
+def test_json_in_a_string_is_opened_under_the_same_path() -> None:
+    inner = json.dumps({"q": "1' OR '1'='1"})
+    fields, _ = flatten_value("body", json.dumps({"payload": inner}))
+    got = paths(fields)
+    assert str(got["body"][0]).startswith("{")
+    assert got["body.payload"] == [inner]
+    assert got["body.payload.q"] == ["1' OR '1'='1"]
+
+
+def test_json_escapes_are_decoded() -> None:
+    fields, _ = flatten_value("b", '{"x": "\\u003cscript\\u003e"}')
+    assert paths(fields)["b.x"] == ["<script>"]
+
+
+def test_duplicate_keys_are_all_inspected() -> None:
+    fields, _ = flatten_value("b", '{"a": "first <script>", "a": "second"}')
+    assert paths(fields)["b.a"] == ["first <script>", "second"]
+
+
+def test_text_that_is_not_json_is_just_text() -> None:
+    for text in ["[not json", "{'single': 'quotes'}", "plain", "", "   "]:
+        fields, problems = flatten_value("b", text)
+        assert fields == [Field("b", text)]
+        assert problems == []
+
+
+def test_huge_integers_do_not_stop_json_parsing() -> None:
+    text = '{"n": ' + "9" * 10_000 + ', "s": "\\u0027 or 1=1"}'
+    fields, problems = flatten_value("b", text)
+    assert paths(fields)["b.s"] == ["' or 1=1"]
+    assert problems == []
+
+
+def test_ten_thousand_deep_json_records_a_problem_and_keeps_the_text() -> None:
+    body = "[" * 10_000 + '"deep"' + "]" * 10_000
+    fields, problems = flatten_value("sqs.body", body)
+    assert fields[0] == Field("sqs.body", body)
+    assert problems and "too deeply" in problems[0]
+
+
+def test_deep_but_parseable_json_stops_at_the_depth_limit() -> None:
+    body = '{"a":' * 200 + '"x"' + "}" * 200
+    fields, problems = flatten_value("b", body)
+    assert any("deeper than 64" in problem for problem in problems)
+    assert fields[0].value == body
+    assert max(item.path.count(".a") for item in fields) <= 64
+
+
+def test_deep_python_value_is_kept_as_text_when_too_deep() -> None:
+    value: object = "payload"
+    for _ in range(100):
+        value = {"k": value}
+    fields, problems = flatten_value("detail", value)
+    assert problems and "deeper than 64" in problems[0]
+    assert any(isinstance(item.value, str) and "payload" in item.value for item in fields)
+
+
+def test_very_deep_python_value_does_not_crash() -> None:
+    value: object = "payload"
+    for _ in range(5_000):
+        value = [value]
+    fields, problems = flatten_value("detail", value)
+    assert problems
+    assert len(fields) <= 1
+
+
+def test_field_cap_records_a_problem_once() -> None:
+    fields, problems = flatten_value("b", [str(i) for i in range(50)], Limits(max_fields=10))
+    assert len(fields) == 10
+    assert len(problems) == 1 and "more than 10 fields" in problems[0]
+
+
+def test_json_in_string_layers_are_bounded() -> None:
+    text = "x"
+    for _ in range(12):
+        text = json.dumps({"m": text})
+    fields, problems = flatten_value("b", text)
+    assert any("JSON-in-string layers" in problem for problem in problems)
+    assert fields[0].value == text
+
+
+def test_long_keys_are_shortened_in_paths_but_kept_whole_as_values() -> None:
+    key = "k" * 500
+    fields, _ = flatten_value("b", {key: "v"})
+    assert Field("b.{}", key) in fields
+    value_path = next(item.path for item in fields if item.value == "v")
+    assert len(value_path) < 80 and value_path.endswith("…")
+
+
+def test_unprintable_key_characters_are_masked_in_paths() -> None:
+    fields, _ = flatten_value("b", {"a\nb": "v"})
+    assert Field("b.a?b", "v") in fields
+    assert Field("b.{}", "a\nb") in fields
+
+
+def test_bytes_are_fields() -> None:
+    fields, _ = flatten_value("b", {"blob": b"\xff\x00"})
+    assert Field("b.blob", b"\xff\x00") in fields
+
+
+def test_one_megabyte_string_is_one_field_and_fast() -> None:
+    body = "A" * (1024 * 1024)
+    started = time.perf_counter()
+    fields, problems = flatten_value("sqs.body", body)
+    assert fields == [Field("sqs.body", body)]
+    assert problems == []
+    assert time.perf_counter() - started < 1.0
+
+
+def test_one_megabyte_json_with_many_strings_is_capped_not_crashed() -> None:
+    body = json.dumps([f"value-{i}" for i in range(100_000)])
+    assert len(body) > 1_000_000
+    collector = Collector()
+    collector.walk_text("sqs.body", body)
+    assert len(collector.fields) == collector.limits.max_fields
+    assert collector.problems
+
+
+def test_parse_json_text_only_tries_objects_and_arrays() -> None:
+    assert parse_json_text("42") == (None, None)
+    assert parse_json_text('"x"') == (None, None)
+    assert parse_json_text("  [1]")[0] == [0]  # numbers are placeholders: they are never fields
+
+
+def test_decode_base64_is_strict() -> None:
+    assert decode_base64("aGk=") == (b"hi", None)
+    data, problem = decode_base64("not base64!")
+    assert data is None and problem and "invalid base64" in problem
+
+
+def test_text_or_bytes() -> None:
+    assert text_or_bytes("é".encode()) == "é"
+    assert text_or_bytes(b"\xc3\x28") == b"\xc3\x28"
