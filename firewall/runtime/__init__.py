@@ -1,0 +1,1 @@
+"""The Lambda function's side of the firewall: all I/O lives here (objects, targets, quarantine, logs)."""

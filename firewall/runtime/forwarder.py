@@ -1,0 +1,96 @@
+"""Delivering clean records to the target function, in the event shape it already expects."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_SYNC_PAYLOAD = 5_800_000
+"""Lambda accepts 6 MB for a synchronous invoke; events larger than this are sent in parts."""
+
+
+class ForwardError(Exception):
+    """The target could not be invoked (throttled, unreachable, payload refused). No payload text."""
+
+
+@dataclass
+class InvokeResult:
+    ok: bool
+    """False: the target failed as a whole (FunctionError, throttle, error): every record failed."""
+    failed_ids: list[str] = field(default_factory=list)
+    """itemIdentifiers the target itself reported in `batchItemFailures`."""
+    reason: str | None = None
+
+
+class Forwarder:
+    def __init__(self, lambda_client: Any, target: str) -> None:
+        self.client = lambda_client
+        self.target = target
+
+    def invoke_sync(self, event: dict[str, Any]) -> InvokeResult:
+        """RequestResponse invoke; the target's partial batch response is passed back."""
+        try:
+            response = self.client.invoke(
+                FunctionName=self.target,
+                InvocationType="RequestResponse",
+                Payload=json.dumps(event).encode("utf-8"),
+            )
+        except Exception as exc:
+            return InvokeResult(False, reason=f"invoke failed: {_error_code(exc)}")
+        payload = response["Payload"].read() if "Payload" in response else b""
+        if response.get("FunctionError"):
+            return InvokeResult(False, reason=f"target raised ({response['FunctionError']})")
+        return InvokeResult(True, failed_ids=_batch_item_failures(payload))
+
+    def invoke_async(self, event: dict[str, Any]) -> None:
+        """Event invoke, as S3 and SNS invoke functions; raises ForwardError so Lambda retries."""
+        try:
+            response = self.client.invoke(
+                FunctionName=self.target,
+                InvocationType="Event",
+                Payload=json.dumps(event).encode("utf-8"),
+            )
+        except Exception as exc:
+            raise ForwardError(f"asynchronous invoke of the target failed: {_error_code(exc)}") from None
+        if response.get("StatusCode") not in (202, 200):
+            raise ForwardError(f"asynchronous invoke returned status {response.get('StatusCode')}")
+
+
+def _batch_item_failures(payload: bytes) -> list[str]:
+    """The ids in `{"batchItemFailures": [{"itemIdentifier": ...}]}`; nothing if the target returns
+    anything else (a plain return value means every record succeeded)."""
+    try:
+        body = json.loads(payload or b"null")
+    except (ValueError, RecursionError):
+        return []
+    if not isinstance(body, dict) or not isinstance(body.get("batchItemFailures"), list):
+        return []
+    ids = []
+    for item in body["batchItemFailures"]:
+        if isinstance(item, dict) and item.get("itemIdentifier") is not None:
+            ids.append(str(item["itemIdentifier"]))
+    return ids
+
+
+def _error_code(exc: Exception) -> str:
+    """The AWS error code (TooManyRequestsException...) or the exception class: never a payload."""
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+    return str(code) if code else type(exc).__name__
+
+
+def split_by_size(records: list[dict[str, Any]], limit: int = MAX_SYNC_PAYLOAD) -> list[list[dict[str, Any]]]:
+    """Consecutive groups of raw records whose JSON fits one synchronous invoke."""
+    parts: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    size = 0
+    for record in records:
+        record_size = len(json.dumps(record)) + 2
+        if current and size + record_size > limit:
+            parts.append(current)
+            current, size = [], 0
+        current.append(record)
+        size += record_size
+    if current:
+        parts.append(current)
+    return parts
