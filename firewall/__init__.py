@@ -4,12 +4,13 @@ DynamoDB streams, SNS, Kinesis, EventBridge) with WAF-style signatures before th
 from .api import DEFAULT_SIGNATURES, Firewall
 from .engine.errors import FirewallError, SignatureError, UnknownEventError
 from .engine.matcher import Limits
-from .engine.model import Match, Severity, Signature, Verdict
+from .engine.model import Exclusion, Match, Severity, Signature, Verdict
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_SIGNATURES",
+    "Exclusion",
     "Firewall",
     "FirewallError",
     "Limits",

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from .engine.compiler import RuleSet, compile_signatures
 from .engine.loader import load_directory
 from .engine.matcher import Findings, Limits, inspect_fields
-from .engine.model import MODES, ON_ERROR_POLICIES, Signature, Verdict
+from .engine.model import MODES, ON_ERROR_POLICIES, Exclusion, Signature, Verdict
 from .engine.scoring import DEFAULT_THRESHOLD, judge
+from .pattern_cache import PatternCache
 from .sources import parse_event
 from .sources.base import Field, Record
 from .sources.fields import flatten_value
@@ -31,6 +32,8 @@ class Firewall:
         on_error: str = "quarantine",
         threshold: int = DEFAULT_THRESHOLD,
         limits: Limits | None = None,
+        exclusions: Iterable[Exclusion] = (),
+        known_literals: Mapping[str, list[str] | None] | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -39,12 +42,13 @@ class Firewall:
         if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
             raise ValueError(f"threshold must be a positive whole number, got {threshold!r}")
         self.signatures = tuple(signatures)
-        self.rules: RuleSet = compile_signatures(self.signatures, paranoia)
+        self.rules: RuleSet = compile_signatures(self.signatures, paranoia, known_literals=known_literals)
         self.paranoia = paranoia
         self.mode = mode
         self.on_error = on_error
         self.threshold = threshold
         self.limits = limits or Limits()
+        self.exclusions = tuple(exclusions)
 
     @classmethod
     def load(
@@ -56,10 +60,27 @@ class Firewall:
         on_error: str = "quarantine",
         threshold: int = DEFAULT_THRESHOLD,
         limits: Limits | None = None,
+        exclusions: Iterable[Exclusion] = (),
     ) -> Firewall:
         """Load a signature directory or file (default: the bundled `signatures/`)."""
-        signatures = load_directory(DEFAULT_SIGNATURES if path is None else path)
-        return cls(signatures, paranoia=paranoia, mode=mode, on_error=on_error, threshold=threshold, limits=limits)
+        location = Path(DEFAULT_SIGNATURES if path is None else path)
+        cache = PatternCache.beside(location)
+        signatures = load_directory(location, known_patterns=cache.valid)
+        firewall = cls(
+            signatures,
+            paranoia=paranoia,
+            mode=mode,
+            on_error=on_error,
+            threshold=threshold,
+            limits=limits,
+            exclusions=exclusions,
+            known_literals=cache.literals,
+        )
+        cache.update(
+            (s.pattern for s in signatures),
+            {c.signature.pattern: c.literals for c in firewall.rules.signatures if not c.signature.prefilter},
+        )
+        return firewall
 
     @property
     def version(self) -> str:
@@ -82,9 +103,16 @@ class Firewall:
         return [self.inspect_record(record) for record in parse_event(event).records]
 
     def _judge(self, fields: list[Field], problems: list[str], record_id: str | None) -> Verdict:
-        findings: Findings = inspect_fields(self.rules, ((f.path, f.value) for f in fields), self.limits)
+        findings: Findings = inspect_fields(
+            self.rules, ((f.path, f.value) for f in fields), self.limits, self.exclusions
+        )
         if problems and findings.error is None:
             findings.error = "; ".join(problems)
         return judge(
-            findings, threshold=self.threshold, mode=self.mode, on_error=self.on_error, record_id=record_id
+            findings,
+            threshold=self.threshold,
+            mode=self.mode,
+            on_error=self.on_error,
+            record_id=record_id,
+            exclusions=self.exclusions,
         )

@@ -47,6 +47,13 @@ def example_matches(sig: Signature, example: str) -> bool:
 
 
 def check_examples(sig: Signature) -> list[Problem]:
+    try:
+        return _check_examples(sig)
+    except TimeoutError as exc:
+        return [Problem(sig, "error", f"example too slow: {exc}")]
+
+
+def _check_examples(sig: Signature) -> list[Problem]:
     problems = []
     for example in sig.match_examples:
         if not example_matches(sig, example):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
@@ -18,14 +18,23 @@ from .literals import derive_literals
 from .model import PARANOIA_LEVELS, Signature
 
 
-@dataclass(frozen=True)
 class CompiledSignature:
-    signature: Signature
-    pattern: regex.Pattern[str]
-    chain: tuple[str, ...]
-    literals: frozenset[str] | None
-    """None: no usable fast pattern, the regex runs on every field the signature targets."""
-    index: int
+    """A signature ready for matching. Its regex is compiled on first use: the prefilter keeps most
+    signatures from ever running in a given process, and compiling costs milliseconds each."""
+
+    def __init__(self, signature: Signature, chain: tuple[str, ...], literals: frozenset[str] | None, index: int):
+        self.signature = signature
+        self.chain = chain
+        self.literals = literals
+        """None: no usable fast pattern, the regex runs on every field the signature targets."""
+        self.index = index
+        self._pattern: regex.Pattern[str] | None = None
+
+    @property
+    def pattern(self) -> regex.Pattern[str]:
+        if self._pattern is None:
+            self._pattern = regex.compile(self.signature.pattern)
+        return self._pattern
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,13 @@ class RuleSet:
         return hits
 
 
+def _literals(pattern: str, known: Mapping[str, list[str] | None] | None) -> frozenset[str] | None:
+    if known is not None and pattern in known:
+        cached = known[pattern]
+        return None if cached is None else frozenset(cached)
+    return derive_literals(pattern)
+
+
 def signature_set_version(signatures: Iterable[Signature]) -> str:
     digest = hashlib.sha256()
     for sig in sorted(signatures, key=lambda s: s.id):
@@ -83,9 +99,16 @@ def signature_set_version(signatures: Iterable[Signature]) -> str:
     return digest.hexdigest()[:16]
 
 
-def compile_signatures(signatures: Iterable[Signature], paranoia: int = 1) -> RuleSet:
-    """Keep the signatures at or below `paranoia` and prepare them for matching."""
-    if paranoia not in PARANOIA_LEVELS:
+def compile_signatures(
+    signatures: Iterable[Signature],
+    paranoia: int = 1,
+    *,
+    known_literals: Mapping[str, list[str] | None] | None = None,
+) -> RuleSet:
+    """Keep the signatures at or below `paranoia` and prepare them for matching.
+
+    `known_literals` maps patterns to the literals an earlier derivation found (None: none)."""
+    if isinstance(paranoia, bool) or paranoia not in PARANOIA_LEVELS:
         raise ValueError(f"paranoia must be one of {PARANOIA_LEVELS}, got {paranoia!r}")
     all_signatures = tuple(signatures)
     active = [s for s in all_signatures if s.paranoia <= paranoia]
@@ -94,8 +117,8 @@ def compile_signatures(signatures: Iterable[Signature], paranoia: int = 1) -> Ru
     owners: defaultdict[int, set[int]] = defaultdict(set)
     chains: defaultdict[tuple[str, ...], set[int]] = defaultdict(set)
     for index, sig in enumerate(active):
-        literals = frozenset(sig.prefilter) if sig.prefilter else derive_literals(sig.pattern)
-        compiled.append(CompiledSignature(sig, regex.compile(sig.pattern), sig.transforms, literals, index))
+        literals = frozenset(sig.prefilter) if sig.prefilter else _literals(sig.pattern, known_literals)
+        compiled.append(CompiledSignature(sig, sig.transforms, literals, index))
         chains[sig.transforms].add(index)
         for literal in literals or ():
             owners[literal_ids.setdefault(literal, len(literal_ids))].add(index)

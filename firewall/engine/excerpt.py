@@ -14,7 +14,8 @@ def excerpt(text: str, start: int, end: int, width: int = MAX_EXCERPT) -> str:
     """At most `width` characters centred on text[start:end]; the cut-off rest is masked as `…`,
     non-printable characters as `·`."""
     if end - start >= width - 2:
-        return ELLIPSIS[: 1 if start > 0 else 0] + _visible(text[start : start + width - 2]) + ELLIPSIS
+        tail = ELLIPSIS if start + width - 2 < len(text) else ""
+        return ELLIPSIS[: 1 if start > 0 else 0] + _visible(text[start : start + width - 2]) + tail
     room = width - 2 - (end - start)
     before = min(start, room // 2 + max(0, room - room // 2 - (len(text) - end)))
     after = min(len(text) - end, room - before)

@@ -10,6 +10,7 @@ whitespace compression; the matcher scans lower-cased text.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +25,16 @@ MIN_LITERAL_LENGTH = 3
 
 Requirement = frozenset[str]
 
+_FUZZY = re.compile(r"\{\s*(?:\d+\s*<=?\s*)?\d*[edis]\b")
+"""A `regex` fuzzy constraint (`{e<=1}`), which the standard parser would read as literal text."""
+
+
+def fold(text: str) -> str:
+    """Case folding for the prefilter, applied alike to literals and to scanned text: casefold() joins
+    what (?i) joins (s/ſ, k/K, σ/ς, and is not context-dependent like lower()), and dropping U+0307
+    joins i and İ."""
+    return text.casefold().replace("\u0307", "")
+
 
 def derive_literals(pattern: str) -> Requirement | None:
     """A set of literals one of which occurs (lower-cased) in any text the pattern matches.
@@ -31,11 +42,13 @@ def derive_literals(pattern: str) -> Requirement | None:
     None when no useful set exists (the pattern is then run on every field it targets) or when
     the pattern uses syntax the standard parser does not know.
     """
+    if _FUZZY.search(pattern):
+        return None
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("error")  # "possible nested set": a POSIX class or set operation
             parsed = sre_parse.parse(pattern)
-    except (c.error, RecursionError, OverflowError):
+    except (c.error, RecursionError, OverflowError, Warning):
         return None
     requirement, _ = _sequence(list(parsed.data))
     if requirement is None or min(len(s) for s in requirement) < MIN_LITERAL_LENGTH:
@@ -49,7 +62,7 @@ def _score(requirement: Requirement) -> tuple[int, int]:
 
 def _class_literal(items: list[tuple[Any, Any]]) -> str | None:
     """`[Ss]` (or a one-character class) is a literal once lower-cased."""
-    chars = {chr(av).lower() for op, av in items if op is c.LITERAL}
+    chars = {fold(chr(av)) for op, av in items if op is c.LITERAL}
     if len(chars) == 1 and all(op is c.LITERAL for op, _ in items):
         return chars.pop()
     return None
@@ -75,7 +88,7 @@ def _sequence(items: list[tuple[Any, Any]]) -> tuple[Requirement | None, str | N
 
     for op, av in items:
         if op is c.LITERAL:
-            ch = chr(av).lower()
+            ch = fold(chr(av))
             add_text(ch)
             if exact is not None:
                 exact.append(ch)

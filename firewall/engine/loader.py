@@ -7,7 +7,7 @@ clear way.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,11 @@ OPTIONAL_KEYS = ("prefilter", "tags", "description")
 FILE_KEYS = ("family", "signatures", "description")
 
 
-def load_directory(directory: str | Path) -> tuple[Signature, ...]:
-    """Every `*.yaml`/`*.yml` file of a directory (or one file), ids unique across all of them."""
+def load_directory(directory: str | Path, *, known_patterns: Container[str] = ()) -> tuple[Signature, ...]:
+    """Every `*.yaml`/`*.yml` file of a directory (or one file), ids unique across all of them.
+
+    `known_patterns` are patterns an earlier load proved to compile (compiling one costs a few
+    milliseconds of `regex`'s pure-Python parser): they are not compiled again here."""
     root = Path(directory)
     if root.is_file():
         files: Iterable[Path] = [root]
@@ -37,7 +40,7 @@ def load_directory(directory: str | Path) -> tuple[Signature, ...]:
     signatures: list[Signature] = []
     seen: dict[str, Signature] = {}
     for path in files:
-        for sig in load_file(path):
+        for sig in load_file(path, known_patterns=known_patterns):
             if sig.id in seen:
                 first = seen[sig.id]
                 raise SignatureError(
@@ -50,24 +53,24 @@ def load_directory(directory: str | Path) -> tuple[Signature, ...]:
     return tuple(signatures)
 
 
-def load_file(path: str | Path) -> tuple[Signature, ...]:
+def load_file(path: str | Path, *, known_patterns: Container[str] = ()) -> tuple[Signature, ...]:
     name = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SignatureError(name, 0, f"cannot read file: {exc}") from exc
-    return parse_text(text, name)
+    return parse_text(text, name, known_patterns=known_patterns)
 
 
-def parse_text(text: str, name: str = "<string>") -> tuple[Signature, ...]:
+def parse_text(text: str, name: str = "<string>", *, known_patterns: Container[str] = ()) -> tuple[Signature, ...]:
     """Parse one signature file's text; `name` is used in error messages."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        document = yaml.safe_load(text)
+        node, document = _compose_and_construct(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 0
         raise SignatureError(name, line, f"invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+    _reject_duplicate_keys(node, name)
     if not isinstance(document, dict) or not isinstance(node, yaml.MappingNode):
         raise SignatureError(name, 1, "expected a mapping with `family` and `signatures`")
     _check_keys(document, FILE_KEYS, ("family", "signatures"), name, 1, None)
@@ -81,12 +84,43 @@ def parse_text(text: str, name: str = "<string>") -> tuple[Signature, ...]:
     result = []
     ids: set[str] = set()
     for entry, entry_node in zip(entries, entry_nodes.value, strict=True):
-        sig = _signature(entry, entry_node, family, name)
+        sig = _signature(entry, entry_node, family, name, known_patterns)
         if sig.id in ids:
             raise SignatureError(name, sig.line, "duplicate id in file", sig.id)
         ids.add(sig.id)
         result.append(sig)
     return tuple(result)
+
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's parser when PyYAML has it (its wheels do): several times faster at cold start."""
+
+
+def _compose_and_construct(text: str) -> tuple[yaml.Node | None, Any]:
+    """One parse gives both the node tree (for line numbers) and the Python values."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        return node, (loader.construct_document(node) if node is not None else None)
+    finally:
+        loader.dispose()
+
+
+def _reject_duplicate_keys(root: yaml.Node | None, name: str) -> None:
+    """PyYAML keeps the last of two equal keys; a signature file must not say two things at once."""
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: set[object] = set()
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    if key_node.value in seen:
+                        raise SignatureError(name, key_node.start_mark.line + 1, f"duplicate key {key_node.value!r}")
+                    seen.add(key_node.value)
+                stack.append(value_node)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
 
 
 def _child(node: yaml.MappingNode, key: str) -> yaml.Node | None:
@@ -112,9 +146,9 @@ def _check_keys(
     line: int,
     sig_id: str | None,
 ) -> None:
-    unknown = sorted(set(data) - set(allowed))
+    unknown = sorted(map(str, set(data) - set(allowed)))
     if unknown:
-        raise SignatureError(name, line, f"unknown key(s) {', '.join(map(str, unknown))}", sig_id)
+        raise SignatureError(name, line, f"unknown key(s) {', '.join(unknown)}", sig_id)
     missing = [k for k in required if k not in data]
     if missing:
         raise SignatureError(name, line, f"missing key(s) {', '.join(missing)}", sig_id)
@@ -128,7 +162,7 @@ def _strings(value: Any, what: str, name: str, line: int, sig_id: str, allow_emp
     return tuple(value)
 
 
-def _signature(entry: Any, node: yaml.Node, family: str, name: str) -> Signature:
+def _signature(entry: Any, node: yaml.Node, family: str, name: str, known_patterns: Container[str]) -> Signature:
     line = _line_of(node)
     if not isinstance(entry, dict) or not isinstance(node, yaml.MappingNode):
         raise SignatureError(name, line, "each signature must be a mapping")
@@ -161,7 +195,8 @@ def _signature(entry: Any, node: yaml.Node, family: str, name: str) -> Signature
     if not isinstance(pattern, str) or not pattern:
         raise SignatureError(name, at("pattern"), "`pattern` must be a non-empty string", sig_id)
     try:
-        regex.compile(pattern)
+        if pattern not in known_patterns:
+            regex.compile(pattern)
     except regex.error as exc:
         raise SignatureError(name, at("pattern"), f"pattern does not compile: {exc}", sig_id) from None
     prefilter = _strings(entry.get("prefilter", []), "prefilter", name, at("prefilter"), sig_id, allow_empty=True)

@@ -9,11 +9,13 @@ automaton pass whatever the number of chains.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from .compiler import CompiledSignature, RuleSet
 from .excerpt import excerpt
+from .literals import fold
+from .model import Exclusion
 from .transforms import ANY_TRIGGER, TRANSFORMS
 
 MAX_PATHS_PER_SIGNATURE = 3
@@ -69,19 +71,22 @@ class _FieldTexts:
         low = self._lowered.get(chain)
         if low is None:
             text = self.get(chain)
-            low = text if chain and chain[-1] == "lowercase" else text.lower()
+            low = fold(text)
             self._lowered[chain] = low
         return low
 
 
 def inspect_fields(
-    rules: RuleSet, fields: Iterable[tuple[str, str | bytes]], limits: Limits = Limits()
+    rules: RuleSet,
+    fields: Iterable[tuple[str, str | bytes]],
+    limits: Limits = Limits(),
+    exclusions: Sequence[Exclusion] = (),
 ) -> Findings:
     findings = Findings()
     deadline = time.monotonic() + limits.record_budget
     hit_counts: dict[int, int] = {}
     for path, value in fields:
-        if not _inspect_field(rules, path, as_text(value), limits, deadline, findings, hit_counts):
+        if not _inspect_field(rules, path, as_text(value), limits, deadline, findings, hit_counts, exclusions):
             break
     return findings
 
@@ -89,7 +94,7 @@ def inspect_fields(
 def _candidates(rules: RuleSet, path: str, text: str, texts: _FieldTexts) -> list[int]:
     if ANY_TRIGGER.search(text) is None:
         # No decoder changes this text: every chain yields it, up to case.
-        found = rules.literal_hits(text.lower()) | rules.always
+        found = rules.literal_hits(fold(text)) | rules.always
     else:
         found = set(rules.always)
         scanned: dict[str, set[int]] = {}
@@ -112,6 +117,7 @@ def _inspect_field(
     deadline: float,
     findings: Findings,
     hit_counts: dict[int, int],
+    exclusions: Sequence[Exclusion] = (),
 ) -> bool:
     """Adds this field's hits; False once the time budget is spent (the error is recorded)."""
     texts = _FieldTexts(text)
@@ -119,6 +125,8 @@ def _inspect_field(
         if hit_counts.get(index, 0) >= MAX_PATHS_PER_SIGNATURE:
             continue
         compiled = rules.signatures[index]
+        if exclusions and any(e.covers(compiled.signature.id, path) for e in exclusions):
+            continue  # an excluded (signature, path) is neither evaluated nor counted
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             findings.error = f"inspection exceeded its time budget of {limits.record_budget:g}s at {path}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from fnmatch import fnmatchcase
 
 
 class Severity(StrEnum):
@@ -49,6 +50,19 @@ class Signature:
     @property
     def applies_everywhere(self) -> bool:
         return "any" in self.targets
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A reviewed false positive: `signature_id` no longer counts on fields matching the `path` glob
+    (every field when None). Exclusions live in the route configuration, never in signatures, so a
+    signature stays strong everywhere else."""
+
+    signature_id: str
+    path: str | None = None
+
+    def covers(self, signature_id: str, path: str) -> bool:
+        return signature_id == self.signature_id and (self.path is None or fnmatchcase(path, self.path))
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .matcher import Findings
-from .model import Match, Verdict
+from .model import Exclusion, Match, Verdict
 
 DEFAULT_THRESHOLD = 5
 
@@ -15,12 +17,15 @@ def judge(
     mode: str = "enforce",
     on_error: str = "quarantine",
     record_id: str | None = None,
+    exclusions: Sequence[Exclusion] = (),
 ) -> Verdict:
     """Turn findings into a verdict. Monitor mode forwards everything but still reports."""
     points: dict[str, int] = {}
     matches = []
     for hit in findings.hits:
         sig = hit.signature.signature
+        if any(exclusion.covers(sig.id, hit.path) for exclusion in exclusions):
+            continue
         points[sig.id] = sig.severity.points
         matches.append(
             Match(sig.id, sig.title, sig.family, sig.severity.value, hit.path, hit.excerpt, sig.transforms)

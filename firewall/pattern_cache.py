@@ -1,0 +1,71 @@
+"""What earlier loads proved about a signature directory, so that a cold start need not redo it.
+
+Compiling a `regex` pattern runs its pure-Python parser (milliseconds each) and deriving a
+signature's fast-pattern literals parses it again; for a few hundred signatures that is most of a
+cold start. `.pattern-cache.json` beside the signature files records, per pattern, that it
+compiles and which literals it requires. Entries are keyed by the pattern text and the whole file
+by the `regex` version and the derivation code, so an edited pattern or a new engine is checked
+afresh. A cache that cannot be written (a read-only Lambda filesystem) is simply not written: the
+bundle ships one, made when the asset is built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import regex
+
+from .engine import literals as literals_module
+
+FILE_NAME = ".pattern-cache.json"
+
+
+def _salt() -> str:
+    code = Path(literals_module.__file__).read_bytes()
+    return hashlib.sha256(code + regex.__version__.encode()).hexdigest()[:16]
+
+
+class PatternCache:
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.salt = _salt()
+        self.valid: set[str] = set()
+        """Patterns known to compile."""
+        self.literals: dict[str, list[str] | None] = {}
+        """Derived literals per pattern (None: the pattern has none worth a prefilter)."""
+        if path is not None and path.is_file():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                data = None
+            if isinstance(data, dict) and data.get("salt") == self.salt:
+                self.valid = set(data.get("valid") or ())
+                self.literals = dict(data.get("literals") or {})
+
+    @classmethod
+    def beside(cls, location: Path) -> PatternCache:
+        return cls(location / FILE_NAME if location.is_dir() else None)
+
+    def update(self, valid: Iterable[str], derived: Mapping[str, frozenset[str] | None]) -> None:
+        """Record patterns that compiled and derived literals; written only when something is new."""
+        new_valid = set(valid) - self.valid
+        fresh = {p: (None if lits is None else sorted(lits)) for p, lits in derived.items() if p not in self.literals}
+        if not (new_valid or fresh) or self.path is None:
+            return
+        self.valid |= new_valid
+        self.literals.update(fresh)
+        try:
+            handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".pattern-cache.")
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                json.dump(
+                    {"salt": self.salt, "valid": sorted(self.valid), "literals": self.literals}, out, sort_keys=True
+                )
+            os.chmod(temporary, 0o644)
+            os.replace(temporary, self.path)
+        except OSError:
+            pass  # read-only location: the next cold start derives again

@@ -1,0 +1,346 @@
+"""The matcher: prefilter candidates, targets, paranoia, time budgets, limits on repeated hits,
+bytes and large values; and the masked excerpts it reports."""
+
+from __future__ import annotations
+
+import random
+import string
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from firewall.engine.compiler import compile_signatures
+from firewall.engine.excerpt import ELLIPSIS, MAX_EXCERPT, excerpt
+from firewall.engine.loader import load_directory
+from firewall.engine.matcher import MAX_PATHS_PER_SIGNATURE, Limits, _candidates, _FieldTexts, inspect_fields
+from firewall.engine.model import Signature
+from firewall.engine.scoring import judge
+
+CATASTROPHIC = "(x+x+)+y"
+"""Exponential for a backtracking engine; `regex` still takes far over a second on 5,000 x's."""
+
+SigFactory = Callable[..., Signature]
+
+
+def _ids(findings: object) -> list[str]:
+    return [hit.signature.signature.id for hit in findings.hits]  # type: ignore[attr-defined]
+
+
+def _scan(sigs: list[Signature], fields: list[tuple[str, str | bytes]], paranoia: int = 1, **limits: float):
+    return inspect_fields(compile_signatures(sigs, paranoia), fields, Limits(**limits))
+
+
+# --- prefilter candidates -----------------------------------------------------------------------------
+
+
+def test_declared_prefilter_gates_the_regex(make_sig: SigFactory) -> None:
+    sig = make_sig(pattern="abc", prefilter=["zzz"])
+    assert _ids(_scan([sig], [("value", "abc")])) == []  # the regex would match: the prefilter says no
+    assert _ids(_scan([sig], [("value", "abc zzz")])) == ["FW-UNIT-001"]
+
+
+def test_prefilter_literal_is_found_case_insensitively(make_sig: SigFactory) -> None:
+    sig = make_sig(pattern="(?i)drop table", prefilter=["drop"])
+    assert _ids(_scan([sig], [("value", "1; DROP TABLE users")])) == ["FW-UNIT-001"]
+
+
+def test_literal_hidden_by_an_encoding_is_found_after_the_signature_transforms(make_sig: SigFactory) -> None:
+    decoding = make_sig(pattern="select", transforms=["url_decode"])
+    assert _ids(_scan([decoding], [("value", "%73elect 1")])) == ["FW-UNIT-001"]
+    raw = make_sig(pattern="select", transforms=[])
+    assert _ids(_scan([raw], [("value", "%73elect 1")])) == []
+
+
+def test_each_signature_sees_its_own_chain_when_several_chains_exist(make_sig: SigFactory) -> None:
+    sigs = [
+        make_sig(id="FW-UNIT-001", pattern="<script", transforms=["html_entity_decode"]),
+        make_sig(id="FW-UNIT-002", pattern="<script", transforms=["url_decode"]),
+        make_sig(id="FW-UNIT-003", pattern="<script", transforms=["js_decode", "lowercase"]),
+    ]
+    assert _ids(_scan(sigs, [("value", "&lt;script")])) == ["FW-UNIT-001"]
+    assert _ids(_scan(sigs, [("value", "%3cscript")])) == ["FW-UNIT-002"]
+    assert _ids(_scan(sigs, [("value", "\\x3CSCRIPT")])) == ["FW-UNIT-003"]
+
+
+def test_lowercase_before_a_decoder_still_matches_plain_upper_case_text(make_sig: SigFactory) -> None:
+    # The fast path (no transform trigger in the text) must still honour case folding in a chain.
+    sig = make_sig(pattern="select", transforms=["lowercase", "url_decode"])
+    assert _ids(_scan([sig], [("value", "SELECT")])) == ["FW-UNIT-001"]
+
+
+def test_candidates_are_the_signatures_whose_literal_occurs_plus_those_without_one(make_sig: SigFactory) -> None:
+    sigs = [
+        make_sig(id="FW-UNIT-001", pattern="alpha1"),
+        make_sig(id="FW-UNIT-002", pattern="bravo2"),
+        make_sig(id="FW-UNIT-003", pattern=r"\d\d"),  # no usable literal: always a candidate
+    ]
+    rules = compile_signatures(sigs)
+    by_id = {c.signature.id: c.index for c in rules.signatures}
+    assert rules.signatures[by_id["FW-UNIT-003"]].literals is None
+
+    def candidates(text: str) -> set[int]:
+        return set(_candidates(rules, "value", text, _FieldTexts(text)))
+
+    assert candidates("nothing here") == {by_id["FW-UNIT-003"]}
+    assert candidates("xx ALPHA1 yy") == {by_id["FW-UNIT-001"], by_id["FW-UNIT-003"]}
+    assert candidates("%62ravo2") == {by_id["FW-UNIT-003"]}  # no url_decode in any chain
+    assert candidates("alpha1 bravo2") == set(by_id.values())
+
+
+# --- targets ------------------------------------------------------------------------------------------
+
+
+def test_signature_targeted_at_s3_key_does_not_fire_on_sqs_body(make_sig: SigFactory) -> None:
+    sig = make_sig(pattern=r"\.\./", targets=["s3.key"])
+    assert _ids(_scan([sig], [("sqs.body", "../../etc/passwd")])) == []
+    assert _ids(_scan([sig], [("s3.key", "../../etc/passwd")])) == ["FW-UNIT-001"]
+
+
+def test_target_globs(make_sig: SigFactory) -> None:
+    sig = make_sig(pattern="attack", targets=["sqs.body.*", "dynamodb.NewImage.note"])
+    fires = {
+        path: bool(_ids(_scan([sig], [(path, "attack")])))
+        for path in ["sqs.body.items[2].note", "sqs.body.{}", "sqs.body", "dynamodb.NewImage.note", "s3.key"]
+    }
+    assert fires == {
+        "sqs.body.items[2].note": True,
+        "sqs.body.{}": True,
+        "sqs.body": False,  # the glob needs something after `sqs.body.`
+        "dynamodb.NewImage.note": True,
+        "s3.key": False,
+    }
+
+
+def test_any_target_fires_everywhere(make_sig: SigFactory) -> None:
+    sig = make_sig(pattern="attack", targets=["any"])
+    for path in ["s3.key", "sqs.body", "whatever.else"]:
+        assert _ids(_scan([sig], [(path, "attack")])) == ["FW-UNIT-001"]
+
+
+def test_untargeted_field_is_not_evaluated_at_all(make_sig: SigFactory) -> None:
+    # A pathological regex targeted elsewhere costs nothing and raises no error.
+    slow = make_sig(pattern=CATASTROPHIC, targets=["s3.key"])
+    findings = _scan([slow], [("sqs.body", "x" * 5000)])
+    assert findings.error is None
+    assert _scan([slow], [("s3.key", "x" * 5000)]).error is not None
+
+
+# --- paranoia -----------------------------------------------------------------------------------------
+
+
+def test_level_2_signature_is_not_evaluated_at_paranoia_1(make_sig: SigFactory) -> None:
+    slow = make_sig(id="FW-UNIT-002", pattern=CATASTROPHIC, paranoia=2)
+    rules = compile_signatures([slow], paranoia=1)
+    assert rules.signatures == ()
+    started = time.perf_counter()
+    findings = inspect_fields(rules, [("value", "x" * 5000)])
+    assert findings.error is None
+    assert time.perf_counter() - started < 0.5
+
+
+@pytest.mark.parametrize(("paranoia", "fires"), [(1, False), (2, True), (3, True), (4, True)])
+def test_signature_is_active_from_its_paranoia_level(make_sig: SigFactory, paranoia: int, fires: bool) -> None:
+    sig = make_sig(pattern="attack", paranoia=2)
+    assert bool(_ids(_scan([sig], [("value", "attack")], paranoia=paranoia))) is fires
+
+
+def test_invalid_paranoia_is_refused_by_the_compiler(make_sig: SigFactory) -> None:
+    with pytest.raises(ValueError):
+        compile_signatures([make_sig()], paranoia=5)
+
+
+# --- time budgets ---------------------------------------------------------------------------------------
+
+
+def test_catastrophic_pattern_becomes_an_error_verdict(make_sig: SigFactory) -> None:
+    sig = make_sig(id="FW-UNIT-009", pattern=CATASTROPHIC)
+    started = time.perf_counter()
+    findings = _scan([sig], [("sqs.body", "x" * 5000)])
+    assert time.perf_counter() - started < 1.0
+    assert findings.error is not None
+    assert "FW-UNIT-009" in findings.error
+    assert "sqs.body" in findings.error
+    closed = judge(findings)
+    assert closed.error == findings.error
+    assert closed.action == "quarantine"
+    assert closed.detected is False
+    assert judge(findings, on_error="forward").action == "forward"
+
+
+def test_record_budget_caps_each_regex_timeout(make_sig: SigFactory) -> None:
+    sig = make_sig(pattern=CATASTROPHIC)
+    started = time.perf_counter()
+    findings = _scan([sig], [("value", "x" * 5000)], regex_timeout=30.0, record_budget=0.1)
+    assert time.perf_counter() - started < 1.0
+    assert findings.error is not None
+
+
+def test_spent_record_budget_stops_inspection_with_an_error(make_sig: SigFactory) -> None:
+    sig = make_sig(pattern="attack")
+    findings = _scan([sig], [("a", "attack"), ("b", "attack")], record_budget=0.0)
+    assert findings.hits == []
+    assert findings.error is not None
+    assert "budget" in findings.error
+
+
+def test_fields_after_a_timeout_are_not_inspected(make_sig: SigFactory) -> None:
+    sigs = [make_sig(id="FW-UNIT-001", pattern=CATASTROPHIC), make_sig(id="FW-UNIT-002", pattern="attack")]
+    findings = _scan(sigs, [("first", "x" * 5000), ("second", "attack")])
+    assert findings.error is not None
+    assert all(hit.path != "second" for hit in findings.hits)
+
+
+# --- repeated hits, bytes, large values -------------------------------------------------------------------
+
+
+def test_a_signature_reports_at_most_max_paths_per_record(make_sig: SigFactory) -> None:
+    sigs = [make_sig(id="FW-UNIT-001", pattern="attack"), make_sig(id="FW-UNIT-002", pattern="other")]
+    fields: list[tuple[str, str | bytes]] = [(f"f{i}", "attack") for i in range(MAX_PATHS_PER_SIGNATURE + 3)]
+    fields.append(("last", "other"))
+    findings = _scan(sigs, fields)
+    paths = [hit.path for hit in findings.hits if hit.signature.signature.id == "FW-UNIT-001"]
+    assert paths == [f"f{i}" for i in range(MAX_PATHS_PER_SIGNATURE)]
+    assert [hit.path for hit in findings.hits if hit.signature.signature.id == "FW-UNIT-002"] == ["last"]
+
+
+def test_bytes_values_are_inspected(make_sig: SigFactory) -> None:
+    sig = make_sig(pattern="<script", transforms=["lowercase"])
+    assert _ids(_scan([sig], [("s3.object", b"<SCRIPT>alert(1)")])) == ["FW-UNIT-001"]
+
+
+@pytest.mark.parametrize("value", [b"\xff\xfe<script>", b"<script>\x80\x81", b"\xc3<script>", bytes(range(256))])
+def test_invalid_utf8_bytes_do_not_crash_and_keep_every_byte(make_sig: SigFactory, value: bytes) -> None:
+    sig = make_sig(pattern="<script")
+    findings = _scan([sig], [("s3.object", value)])
+    assert findings.error is None
+    assert _ids(findings) == (["FW-UNIT-001"] if b"<script" in value else [])
+
+
+def test_utf8_bytes_match_like_the_same_text(make_sig: SigFactory) -> None:
+    sig = make_sig(pattern="café<", transforms=["unicode_nfkc"])
+    assert _ids(_scan([sig], [("v", "café＜".encode())])) == ["FW-UNIT-001"]
+
+
+def _benign_megabyte(seed: int = 3) -> str:
+    rng = random.Random(seed)
+    words = ["the", "quick", "brown", "fox,", "jumps", "over:", "a", "lazy", "dog", "(again)", "42", "times!"]
+    words += ["50%", "off", "&", "more\tsee", "a+b", "C:\\temp"]
+    lines, size = [], 0
+    while size < 1_000_000:
+        line = " ".join(rng.choice(words) for _ in range(12))
+        lines.append(line)
+        size += len(line) + 1
+    return "\n".join(lines)[:1_000_000]
+
+
+def test_one_megabyte_benign_value_gets_a_clean_verdict_in_time(fixtures_dir: Path) -> None:
+    rules = compile_signatures(load_directory(fixtures_dir / "good"), paranoia=4)
+    text = _benign_megabyte()
+    started = time.perf_counter()
+    findings = inspect_fields(rules, [("sqs.body", text)])
+    elapsed = time.perf_counter() - started
+    assert findings.error is None
+    assert findings.hits == []
+    assert elapsed < Limits().record_budget
+    verdict = judge(findings)
+    assert (verdict.action, verdict.detected, verdict.score) == ("forward", False, 0)
+
+
+def test_attack_at_the_end_of_a_megabyte_is_found(fixtures_dir: Path) -> None:
+    rules = compile_signatures(load_directory(fixtures_dir / "good"), paranoia=4)
+    text = _benign_megabyte()[:-30] + "%3Cscript%3Ealert(1)"
+    findings = inspect_fields(rules, [("sqs.body", text)])
+    assert [hit.signature.signature.id for hit in findings.hits] == ["FW-TEST-001"]
+    assert len(findings.hits[0].excerpt) <= MAX_EXCERPT
+
+
+def test_no_fields_no_findings(make_sig: SigFactory) -> None:
+    findings = _scan([make_sig()], [])
+    assert (findings.hits, findings.error) == ([], None)
+
+
+def test_hit_excerpt_comes_from_the_transformed_text(make_sig: SigFactory) -> None:
+    sig = make_sig(pattern="<script", transforms=["url_decode"])
+    (hit,) = _scan([sig], [("value", "a=%3Cscript%3E")]).hits
+    assert "<script" in hit.excerpt
+
+
+# --- excerpts -------------------------------------------------------------------------------------------
+
+
+def _distinct_text(rng: random.Random, length: int) -> str:
+    """Printable, every character distinct (CJK block), so an excerpt locates itself unambiguously."""
+    return "".join(chr(0x4E00 + i) for i in rng.sample(range(20_000), length))
+
+
+def test_excerpt_properties_on_random_matches() -> None:
+    rng = random.Random(11)
+    for _ in range(3000):
+        text = _distinct_text(rng, rng.choice([0, 1, 5, 40, 62, 63, 64, 65, 100, 500]))
+        start = rng.randint(0, len(text))
+        end = rng.randint(start, min(len(text), start + rng.choice([0, 1, 10, 61, 62, 63, 200])))
+        if end - start == MAX_EXCERPT - 2 and end == len(text):
+            continue  # see test_excerpt_of_a_long_match_ending_the_text_has_no_false_ellipsis
+        out = excerpt(text, start, end)
+        assert len(out) <= MAX_EXCERPT
+        head = out.startswith(ELLIPSIS)
+        tail = out.endswith(ELLIPSIS) and len(out) > int(head)
+        body = out[int(head) : len(out) - int(tail)]
+        left = text.find(body)
+        assert left >= 0, (text, start, end, out)
+        right = left + len(body)
+        assert head == (left > 0), (text, start, end, out)  # an ellipsis exactly where something is cut
+        assert tail == (right < len(text)), (text, start, end, out)
+        if end - start < MAX_EXCERPT - 2:
+            assert left <= start and end <= right  # a short match is shown whole
+            assert len(body) == min(len(text), MAX_EXCERPT - 2) or not (head or tail)  # room is used
+        else:
+            assert left == start  # a long match is shown from its start
+
+
+def test_excerpt_of_short_text_is_the_text() -> None:
+    assert excerpt("1' or '1'='1", 3, 7) == "1' or '1'='1"
+
+
+def test_excerpt_masks_non_printable_characters() -> None:
+    out = excerpt("a\x00b\nc\x1b[31md\u200be", 0, 1)
+    assert out == "a·b·c·[31md·e"
+    assert not any(ch in out for ch in "\x00\n\x1b\u200b")
+
+
+def test_excerpt_never_holds_the_whole_long_payload() -> None:
+    secret = "AKIAIOSFODNN7EXAMPLE"
+    payload = secret + "-" * 5000 + "<script>alert(1)</script>" + "-" * 5000 + secret
+    start = payload.index("<script>")
+    out = excerpt(payload, start, start + 8)
+    assert len(out) <= MAX_EXCERPT
+    assert "<script>" in out
+    assert secret not in out
+    assert out.startswith(ELLIPSIS)
+    assert out.endswith(ELLIPSIS)
+
+
+def test_excerpt_of_a_match_longer_than_the_width_is_cut() -> None:
+    text = "prefix " + "A" * 500 + " suffix"
+    out = excerpt(text, 7, 507)
+    assert len(out) == MAX_EXCERPT
+    assert out == ELLIPSIS + "A" * (MAX_EXCERPT - 2) + ELLIPSIS
+
+
+def test_excerpt_of_a_long_match_ending_the_text_has_no_false_ellipsis() -> None:
+    text = "a" * (MAX_EXCERPT - 2)
+    assert excerpt(text, 0, len(text)) == text
+
+
+def test_excerpt_of_random_ascii_text_is_bounded() -> None:
+    rng = random.Random(5)
+    alphabet = string.printable + "\x00\x7f\u2028é"
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 300)))
+        start = rng.randint(0, len(text))
+        end = rng.randint(start, len(text))
+        out = excerpt(text, start, end)
+        assert len(out) <= MAX_EXCERPT
+        assert all(ch.isprintable() for ch in out)

@@ -1,0 +1,420 @@
+"""Transforms on real obfuscations, bounded decoding rounds, and the trigger soundness property
+that lets the matcher skip decoding for plain values."""
+
+from __future__ import annotations
+
+import base64
+import random
+import string
+import time
+
+import pytest
+
+from firewall.engine.transforms import (
+    ANY_TRIGGER,
+    MAX_BASE64_RUNS,
+    MAX_ROUNDS,
+    TRANSFORMS,
+    apply_chain,
+    base64_decode,
+    cmdline_normalize,
+    compress_whitespace,
+    css_decode,
+    html_entity_decode,
+    js_decode,
+    path_normalize,
+    remove_nulls,
+    remove_sql_comments,
+    unicode_nfkc,
+    url_decode,
+)
+
+# --- each transform on real obfuscations --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("encoded", "plain"),
+    [
+        ("%252e%252e%252f", "../"),  # double encoding
+        ("%25252e", "."),  # triple encoding
+        ("%%32%65", "."),  # encoded hex digits: "%" + "2e" decodes to "%2e", then "."
+        ("%u0027%u003C", "'<"),  # IIS %uXXXX
+        ("%c0%ae%c0%ae%c0%af", "../"),  # overlong UTF-8 for . and /
+        ("%C1%9C", "\\"),  # overlong backslash, upper-case hex
+        ("1+OR+1=1", "1 OR 1=1"),  # + is a space in query strings
+        ("%3Cscript%3E", "<script>"),
+        ("%e2%80%a8", "\u2028"),  # a multi-byte UTF-8 run is one character
+        ("%ff", "\xff"),  # invalid UTF-8 keeps the byte (Latin-1), never drops it
+        ("100%", "100%"),
+        ("%zz%2", "%zz%2"),  # not an escape: left alone
+    ],
+)
+def test_url_decode(encoded: str, plain: str) -> None:
+    assert url_decode(encoded) == plain
+
+
+@pytest.mark.parametrize(
+    ("encoded", "plain"),
+    [
+        ("&#x3c;script&#x3e;", "<script>"),
+        ("&#X3C;", "<"),
+        ("&#60;", "<"),
+        ("&#60", "<"),  # numeric reference without ;
+        ("&lt", "<"),  # named reference without ;
+        ("&lt;img src=x&gt;", "<img src=x>"),
+        ("&amp;lt;", "<"),  # double encoding
+        ("&amp;amp;#x3c;", "<"),
+        ("&quot;&apos;", "\"'"),
+        ("AT&T", "AT&T"),
+    ],
+)
+def test_html_entity_decode(encoded: str, plain: str) -> None:
+    assert html_entity_decode(encoded) == plain
+
+
+@pytest.mark.parametrize(
+    ("encoded", "plain"),
+    [
+        ("\\x3cscript\\x3e", "<script>"),
+        ("\\u003cscript\\u003e", "<script>"),
+        ("\\u{3c}", "<"),
+        ("\\u{1F600}", "\U0001f600"),
+        ("\\74\\076", "<>"),  # octal
+        ("\\'\\\"", "'\""),  # any escaped character is itself
+        ("a\\nb", "a\nb"),
+        ("\\u{110000}", "\ufffd"),  # beyond Unicode: replacement, no crash
+        ("\\ud800", "\ufffd"),  # lone surrogate: replacement, no crash
+        ("plain", "plain"),
+    ],
+)
+def test_js_decode(encoded: str, plain: str) -> None:
+    assert js_decode(encoded) == plain
+
+
+@pytest.mark.parametrize(
+    ("encoded", "plain"),
+    [
+        ("\\3c script", "<script"),  # one space after a hex escape is part of the escape
+        ("\\3cscript", "<script"),
+        ("\\00003cscript", "<script"),  # six hex digits at most
+        ("\\6A avascript:", "javascript:"),
+        ("java\\script", "javascript"),  # \s is not hex: the character itself
+        ("expre\\ssion(", "expression("),
+    ],
+)
+def test_css_decode(encoded: str, plain: str) -> None:
+    assert css_decode(encoded) == plain
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        ("ＳＥＬＥＣＴ", "SELECT"),  # full-width letters
+        ("＜ｓｃｒｉｐｔ＞", "<script>"),
+        ("\ufb01le", "file"),  # ligature
+        ("e\u0301", "é"),  # composed
+    ],
+)
+def test_unicode_nfkc(text: str, plain: str) -> None:
+    assert unicode_nfkc(text) == plain
+
+
+def test_compress_whitespace_turns_every_run_into_one_space() -> None:
+    assert compress_whitespace("union \t\n\r\x0b\x0c  select") == "union select"
+    assert compress_whitespace("union\u00a0select\u3000from") == "union select from"
+    assert compress_whitespace("a b c") == "a b c"
+
+
+def test_remove_nulls() -> None:
+    assert remove_nulls("sel\x00ect\x00\x00") == "select"
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("UNION/**/SELECT", "UNION SELECT"),
+        ("UNION/*comment*/ALL/**/SELECT", "UNION ALL SELECT"),
+        ("/*!50000UNION*/ /*!SELECT*/ 1", "UNION SELECT 1"),  # MySQL executable comments keep their body
+        ("1 and/* unterminated", "1 and"),
+    ],
+)
+def test_remove_sql_comments(text: str, words: str) -> None:
+    out = remove_sql_comments(text)
+    assert "/*" not in out
+    assert " ".join(out.split()) == words
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        ("c'a't /e\"t\"c/pa\\sswd", "cat /etc/passwd"),
+        ("cat${IFS}/etc/passwd", "cat /etc/passwd"),
+        ("cat$IFS/etc/passwd", "cat /etc/passwd"),
+        ("cat$IFS$9/etc/passwd", "cat /etc/passwd"),
+        ("cat${IFS%??}/etc/passwd", "cat /etc/passwd"),
+        ("{cat,/etc/passwd}", "cat /etc/passwd"),
+        ("w^h^o^a^m^i", "whoami"),
+        ("ca$@t /etc/passwd", "cat /etc/passwd"),
+        ("`id`", "id"),
+    ],
+)
+def test_cmdline_normalize(text: str, plain: str) -> None:
+    assert cmdline_normalize(text) == plain
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        ("..\\..//./etc/passwd", "../../etc/passwd"),
+        ("a//b///c", "a/b/c"),
+        ("a/./b/././c", "a/b/c"),
+        ("C:\\Windows\\win.ini", "C:/Windows/win.ini"),
+        ("a/../b", "a/../b"),  # `..` is evidence: kept
+    ],
+)
+def test_path_normalize(text: str, plain: str) -> None:
+    assert path_normalize(text) == plain
+
+
+def test_base64_runs_are_decoded_and_appended() -> None:
+    hidden = base64.b64encode(b"cat /etc/passwd").decode()
+    text = f"payload={hidden}&x=1"
+    out = base64_decode(text)
+    assert out.startswith(text)  # the original is still inspected
+    assert out.endswith("\ncat /etc/passwd")
+
+
+def test_base64_url_safe_and_unpadded_runs_are_decoded() -> None:
+    secret = b"<script>alert(document.cookie)</script>??>>"
+    hidden = base64.urlsafe_b64encode(secret).decode().rstrip("=")
+    assert "-" in hidden or "_" in hidden  # the example really uses the URL-safe alphabet
+    assert base64_decode(hidden).split("\n", 1)[1] == secret.decode()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        base64.b64encode(bytes(range(0, 256, 3))).decode(),  # binary, not text
+        "abcdefghijklmnopqrstuvwxyz",  # a long word that decodes to garbage
+        base64.b64encode(b"cat a").decode(),  # a run shorter than 16 characters
+    ],
+)
+def test_base64_leaves_runs_that_are_not_hidden_text(text: str) -> None:
+    assert base64_decode(text) == text
+
+
+def test_base64_decodes_a_bounded_number_of_runs() -> None:
+    run = base64.b64encode(b"hidden text here").decode()
+    out = base64_decode(" ".join([run] * (MAX_BASE64_RUNS + 10)))
+    assert out.count("\nhidden text here") == MAX_BASE64_RUNS
+
+
+def test_apply_chain_applies_in_the_listed_order() -> None:
+    assert apply_chain(("url_decode", "html_entity_decode"), "%26lt;") == "<"
+    assert apply_chain(("html_entity_decode", "url_decode"), "%26lt;") == "&lt;"
+    assert apply_chain(("unicode_nfkc", "lowercase"), "ＵＮＩＯＮ") == "union"
+    assert apply_chain((), "As Is") == "As Is"
+
+
+def test_registry_has_the_transforms_the_design_names() -> None:
+    for name in ("url_decode", "html_entity_decode", "lowercase", "compress_whitespace"):
+        assert TRANSFORMS[name].name == name
+    assert TRANSFORMS["lowercase"].trigger is None
+    assert all(t.trigger is not None for name, t in TRANSFORMS.items() if name != "lowercase")
+
+
+# --- bounded rounds -------------------------------------------------------------------------------
+
+
+def _url_encode_levels(levels: int) -> str:
+    """ "." percent-encoded `levels` times: %2e, %252e, %25252e..."""
+    return "%" + "25" * (levels - 1) + "2e"
+
+
+def test_url_decode_undoes_up_to_max_rounds_of_encoding() -> None:
+    assert url_decode(_url_encode_levels(MAX_ROUNDS)) == "."
+
+
+def test_url_decode_stops_after_max_rounds() -> None:
+    # One level more than the bound: exactly one level is left, the loop does not run on.
+    assert url_decode(_url_encode_levels(MAX_ROUNDS + 1)) == "%2e"
+    assert url_decode(_url_encode_levels(MAX_ROUNDS + 3)) == _url_encode_levels(3)
+
+
+def test_html_entity_decode_stops_after_max_rounds() -> None:
+    text = "&" + "amp;" * (MAX_ROUNDS + 2) + "lt;"
+    assert html_entity_decode(text) == "&" + "amp;" * 2 + "lt;"
+
+
+def test_js_decode_stops_after_max_rounds() -> None:
+    # Each round halves a run of backslashes (`\\\\` is one escaped `\\`); the `\\x3c` left at the end
+    # needs one more round. 2**(MAX_ROUNDS - 1) backslashes fit in the bound, 2**MAX_ROUNDS do not.
+    assert js_decode("\\" * 2 ** (MAX_ROUNDS - 1) + "x3c") == "<"
+    assert js_decode("\\" * 2**MAX_ROUNDS + "x3c") == "\\x3c"
+
+
+def test_decoders_stay_fast_on_deeply_nested_encodings() -> None:
+    nested = _url_encode_levels(200_000)
+    started = time.perf_counter()
+    url_decode(nested)
+    html_entity_decode("&" + "amp;" * 200_000 + "lt;")
+    js_decode("\\" * 200_000)
+    assert time.perf_counter() - started < 2.0
+
+
+# --- trigger soundness property -------------------------------------------------------------------
+
+WHITESPACE = [" ", " ", " ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\u00a0", "\u2028", "\u3000"]
+NON_ASCII = ["é", "ß", "İ", "ſ", "Ｓ", "＜", "ﬁ", "\u200b", "\ufeff", "\u0301", "😀", "\U000e0041", "\udc80", "Ω", "ǅ"]
+# Near misses: pieces of encodings with the character that makes them one taken away.
+NEAR_MISSES = [
+    "u0027",
+    "x3c",
+    "c0ae",
+    "#x3c;",
+    "lt;",
+    "amp;",
+    "3c ",
+    "IFS",
+    "{IFS}",
+    "a,b",
+    "cat,",
+    "}",
+    "/.",
+    "./",
+    ". /",
+    "/ /",
+    "*",
+    "*/",
+    "!50000",
+    "..",
+    "...",
+    "=",
+    "==",
+    "ABCDEFGHIJKLMNO",
+    "aaaaaaaaaaaaaaa",
+    "-_-_-_-_-_-_-_-",
+    "0123456789abcde",
+    "Y2F0IC9ldGMvcGF",
+    "/etc/passwd",
+    "SELECT",
+    "union select",
+    "?",
+    "#",
+    "@",
+    "~",
+    "(",
+    ")",
+]
+# Pieces that make some transform act.
+TRIGGERS = [
+    "%",
+    "%2",
+    "%25",
+    "%2e",
+    "%u00",
+    "%c0%ae",
+    "+",
+    "&",
+    "&#",
+    "&lt",
+    "&amp;",
+    "\\",
+    "\\x",
+    "\\u{",
+    "\\3c ",
+    "/*",
+    "/*!",
+    "${IFS}",
+    "$",
+    "$@",
+    "{a,b}",
+    "'",
+    '"',
+    "^",
+    "`",
+    "//",
+    "/./",
+    "\x00",
+    "\t",
+    "  ",
+    "Y2F0IC9ldGMvcGFzc3dk",
+    "QUJDREVGR0hJSktMTU5PUA==",
+    "&LT;",
+    "&Ouml",
+    "&AMP;lt;",
+    base64.urlsafe_b64encode(b"?>?>?>?>?>?>?>?>?>?>?>?>").decode(),  # a `_` every 4 characters
+]
+SAFE_PUNCTUATION = [ch for ch in string.punctuation if ANY_TRIGGER.search(ch) is None]
+
+
+def _random_string(rng: random.Random, pieces: list[list[str]], max_pieces: int = 24) -> str:
+    out = []
+    for _ in range(rng.randint(0, max_pieces)):
+        kind = rng.choice(pieces)
+        out.append(rng.choice(kind))
+    return "".join(out)
+
+
+def _corpus(seed: int = 20240611) -> list[str]:
+    """Random and adversarial strings; many of them trigger nothing (so the property is not vacuous)."""
+    rng = random.Random(seed)
+    letters = list(string.ascii_letters + string.digits)
+    everything = [letters, list(string.punctuation), WHITESPACE, NON_ASCII, NEAR_MISSES, TRIGGERS]
+    plain = [letters, letters, SAFE_PUNCTUATION, [" "], NEAR_MISSES]
+    strings = [_random_string(rng, everything) for _ in range(2500)]
+    strings += [_random_string(rng, plain) for _ in range(2500)]
+    strings += ["".join(rng.choice(string.printable) for _ in range(rng.randint(0, 40))) for _ in range(1000)]
+    strings += ["".join(chr(rng.randint(0, 0x2FFF)) for _ in range(rng.randint(0, 20))) for _ in range(500)]
+    strings += ["", " ", "a", "A" * 15, "A" * 16, "/", "a/b", "a. b", "x" * 200, *NEAR_MISSES, *TRIGGERS]
+    return strings
+
+
+CORPUS = _corpus()
+
+
+def test_corpus_exercises_both_sides_of_the_trigger() -> None:
+    quiet = [s for s in CORPUS if ANY_TRIGGER.search(s) is None]
+    assert len(quiet) >= 1500, len(quiet)
+    assert len(CORPUS) - len(quiet) >= 1500
+
+
+def test_text_without_any_trigger_is_left_unchanged_by_every_transform_but_lowercase() -> None:
+    for text in CORPUS:
+        if ANY_TRIGGER.search(text) is not None:
+            continue
+        for name, transform in TRANSFORMS.items():
+            if name == "lowercase":
+                continue
+            assert transform.function(text) == text, (name, text)
+
+
+@pytest.mark.parametrize("name", [n for n in TRANSFORMS if n != "lowercase"])
+def test_each_transform_only_changes_text_its_own_trigger_matches(name: str) -> None:
+    transform = TRANSFORMS[name]
+    assert transform.trigger is not None
+    quiet = 0
+    for text in CORPUS:
+        if transform.trigger.search(text) is None:
+            quiet += 1
+            assert transform.function(text) == text, text
+    assert quiet >= 500  # the transform's own trigger leaves plenty of strings to check
+
+
+def test_chains_on_text_without_triggers_yield_the_text_up_to_case() -> None:
+    # What the matcher's fast path assumes: one lower-cased scan stands for every chain.
+    rng = random.Random(7)
+    names = list(TRANSFORMS)
+    for text in CORPUS:
+        if ANY_TRIGGER.search(text) is not None:
+            continue
+        chain = tuple(rng.choice(names) for _ in range(rng.randint(1, 6)))
+        expected = text.lower() if "lowercase" in chain else text
+        assert apply_chain(chain, text) == expected, (chain, text)
+
+
+def test_no_transform_raises_on_random_or_broken_text() -> None:
+    for text in CORPUS:
+        for name, transform in TRANSFORMS.items():
+            out = transform.function(text)
+            assert isinstance(out, str), name
