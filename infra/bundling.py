@@ -19,6 +19,8 @@ import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
+from firewall.api import Firewall
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WHEELHOUSE = PROJECT_ROOT / ".venv" / "lambda-wheels"
 LAMBDA_PYTHON = "3.14"
@@ -111,6 +113,7 @@ class LocalBundling:
             destination = out / inside
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source_path, destination)
+        Firewall.load(out / "signatures")  # writes the pattern cache that keeps cold starts short
         return True
 
 

@@ -61,11 +61,21 @@ class Target:
 
 
 @dataclass(frozen=True)
+class RouteExclusion:
+    """A reviewed false positive (written by `firewall quarantine allow`), with why and by whom."""
+
+    signature: str
+    path: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
 class Route:
     name: str
     source: Source
     target: Target
     settings: RouteSettings
+    exclusions: tuple[RouteExclusion, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,7 +102,7 @@ def load_config(path: str | Path = "firewall.yaml") -> FirewallConfig:
 
 def parse_config(data: Any, name: str = "firewall.yaml") -> FirewallConfig:
     top = _mapping(data, name, "", ("stack_name", "defaults", "quarantine", "alarms", "routes"))
-    defaults = _settings(RouteSettings(), top.get("defaults") or {}, name, "defaults")
+    defaults = _settings(RouteSettings(), top.get("defaults") or {}, name, "defaults", "defaults.")
     quarantine = _mapping(top.get("quarantine") or {}, name, "quarantine", ("retention_days", "object_lock_days"))
     alarms = _mapping(top.get("alarms") or {}, name, "alarms", ("email", "topic_arn"))
     routes_data = _mapping(top.get("routes"), name, "routes", None)
@@ -154,12 +164,12 @@ _LIMITS: dict[str, tuple[int, int]] = {
 _CHOICES: dict[str, tuple[str, ...]] = {"mode": MODES, "on_error": ON_ERROR_POLICIES, "on_oversize": ON_ERROR_POLICIES}
 
 
-def _settings(base: RouteSettings, data: Any, name: str, where: str) -> RouteSettings:
+def _settings(base: RouteSettings, data: Any, name: str, where: str, prefix: str) -> RouteSettings:
     names = tuple(f.name for f in fields(RouteSettings))
     values = _mapping(data, name, where, names)
     checked: dict[str, Any] = {}
     for key, value in values.items():
-        at = f"{where}.{key}"
+        at = prefix + key
         if key in _CHOICES:
             if value not in _CHOICES[key]:
                 raise ConfigError(name, at, f"must be one of {', '.join(_CHOICES[key])}, got {value!r}")
@@ -175,16 +185,36 @@ def _route(route: Any, spec: Any, defaults: RouteSettings, name: str) -> Route:
     where = f"route {route!r}"
     if not isinstance(route, str) or not ROUTE_NAME.fullmatch(route):
         raise ConfigError(name, where, "route names are lower-case letters, digits and hyphens (at most 40)")
-    body = _mapping(spec, name, where, ("source", "target", *(f.name for f in fields(RouteSettings))))
+    structural = ("source", "target", "exclusions")
+    body = _mapping(spec, name, where, (*structural, *(f.name for f in fields(RouteSettings))))
     if "source" not in body or "target" not in body:
         raise ConfigError(name, where, "needs both `source` and `target`")
-    overrides = {k: v for k, v in body.items() if k not in ("source", "target")}
+    overrides = {k: v for k, v in body.items() if k not in structural}
     return Route(
         name=route,
         source=_source(body["source"], name, where + ": source"),
         target=_target(body["target"], name, where + ": target"),
-        settings=_settings(defaults, overrides, name, where),
+        settings=_settings(defaults, overrides, name, where, where + ": "),
+        exclusions=_exclusions(body.get("exclusions") or [], name, where + ": exclusions"),
     )
+
+
+def _exclusions(spec: Any, name: str, where: str) -> tuple[RouteExclusion, ...]:
+    if not isinstance(spec, list):
+        raise ConfigError(name, where, "expected a list")
+    result = []
+    for index, item in enumerate(spec):
+        at = f"{where}[{index}]"
+        body = _mapping(item, name, at, ("signature", "path", "reason", "added_by", "added_at", "record"))
+        signature = body.get("signature")
+        if not isinstance(signature, str) or not re.fullmatch(r"FW-[A-Z0-9]+-\d{3,}", signature):
+            raise ConfigError(name, at + ".signature", f"a signature id like FW-SQLI-003, got {signature!r}")
+        reason = body.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            raise ConfigError(name, at + ".reason", "every exclusion needs the reviewer's reason")
+        path = _optional_str(body.get("path"), name, at + ".path")
+        result.append(RouteExclusion(signature, path, reason.strip()))
+    return tuple(result)
 
 
 def _source(spec: Any, name: str, where: str) -> Source:
@@ -226,4 +256,13 @@ def _target(spec: Any, name: str, where: str) -> Target:
     return Target(function=function.strip())
 
 
-__all__ = ["ConfigError", "FirewallConfig", "Route", "RouteSettings", "Source", "Target", "load_config"]
+__all__ = [
+    "ConfigError",
+    "FirewallConfig",
+    "Route",
+    "RouteExclusion",
+    "RouteSettings",
+    "Source",
+    "Target",
+    "load_config",
+]

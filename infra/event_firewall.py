@@ -4,6 +4,7 @@ invoke only its target and write only its own quarantine prefix."""
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,8 @@ class InspectionOptions:
     budget: Duration = Duration.seconds(2)
     include_old_image: bool = False
     inspect_object_metadata: bool = False
+    exclusions: tuple[tuple[str, str | None], ...] = ()
+    """(signature id, field path glob or None for every field): reviewed false positives."""
 
     def validate(self) -> None:
         if self.mode not in MODES:
@@ -126,6 +129,11 @@ class InspectionFunction(Construct):
                 "FIREWALL_BUDGET_MS": str(int(options.budget.to_milliseconds())),
                 "FIREWALL_INCLUDE_OLD_IMAGE": str(options.include_old_image).lower(),
                 "FIREWALL_INSPECT_OBJECT_METADATA": str(options.inspect_object_metadata).lower(),
+                **(
+                    {"FIREWALL_EXCLUSIONS": json.dumps([{"signature": s, "path": p} for s, p in options.exclusions])}
+                    if options.exclusions
+                    else {}
+                ),
             },
         )
         self.role.add_to_principal_policy(

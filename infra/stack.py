@@ -93,6 +93,7 @@ class FirewallStack(Stack):
                 budget=Duration.millis(s.budget_ms),
                 include_old_image=s.include_old_image,
                 inspect_object_metadata=s.inspect_object_metadata,
+                exclusions=tuple((e.signature, e.path) for e in route.exclusions),
             ),
             target_timeout=None if route.target.sample else Duration.seconds(s.target_timeout_seconds),
             reserved_concurrency=s.reserved_concurrency,

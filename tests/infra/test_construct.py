@@ -1,0 +1,201 @@
+"""EventFirewall as a user meets it in their own CDK app, and the errors it gives."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from aws_cdk import Duration, Stack, assertions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from cdk_support import ROOT, new_app
+
+from firewall.engine.errors import SignatureError
+from infra.config import ConfigError, parse_config
+from infra.event_firewall import EventFirewall, InspectionOptions
+
+
+def _target(stack: Stack, timeout: int = 60) -> lambda_.Function:
+    return lambda_.Function(
+        stack,
+        "Worker",
+        runtime=lambda_.Runtime.PYTHON_3_14,
+        handler="orders.handler",
+        code=lambda_.Code.from_asset(str(ROOT / "samples" / "targets")),
+        timeout=Duration.seconds(timeout),
+    )
+
+
+@pytest.fixture(scope="module")
+def user_app(cdk_out: Path) -> tuple[Stack, EventFirewall, assertions.Template]:
+    app = new_app(cdk_out)
+    stack = Stack(app, "UserStack")
+    firewall = EventFirewall(
+        stack,
+        "Firewall",
+        target=_target(stack),
+        options=InspectionOptions(mode="monitor", paranoia=2, exclusions=(("FW-SQLI-001", "sqs.body.note"),)),
+    )
+    queue = sqs.Queue(stack, "Jobs", visibility_timeout=Duration.minutes(15))
+    firewall.protect_queue(queue, route="jobs")
+    firewall.protect_bucket(s3.Bucket(stack, "Uploads"), route="uploads", suffix=".csv")
+    table = dynamodb.Table(
+        stack,
+        "Items",
+        partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+        stream=dynamodb.StreamViewType.NEW_IMAGE,
+    )
+    firewall.protect_table(table, route="items")
+    reviewer = iam.Role(stack, "Reviewer", assumed_by=iam.AccountRootPrincipal())
+    firewall.grant_review(reviewer)
+    return stack, firewall, assertions.Template.from_stack(stack)
+
+
+def test_protect_methods_return_routes_with_their_resources(
+    user_app: tuple[Stack, EventFirewall, assertions.Template],
+) -> None:
+    _, firewall, template = user_app
+    assert [r.route for r in firewall.routes] == ["jobs", "uploads", "items"]
+    assert all(r.function and r.role and r.dead_letter_queue for r in firewall.routes)
+    template.resource_count_is("AWS::Lambda::EventSourceMapping", 2)
+
+
+def test_route_timeout_covers_the_targets_own_timeout(
+    user_app: tuple[Stack, EventFirewall, assertions.Template],
+) -> None:
+    _, firewall, _ = user_app
+    assert firewall.target_timeout.to_seconds() == 60
+    assert all(r.timeout.to_seconds() > 60 + 2 for r in firewall.routes)
+
+
+def test_options_and_exclusions_reach_the_function_environment(
+    user_app: tuple[Stack, EventFirewall, assertions.Template],
+) -> None:
+    _, _, template = user_app
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Environment": {
+                "Variables": assertions.Match.object_like(
+                    {
+                        "FIREWALL_MODE": "monitor",
+                        "FIREWALL_PARANOIA": "2",
+                        "FIREWALL_EXCLUSIONS": json.dumps([{"signature": "FW-SQLI-001", "path": "sqs.body.note"}]),
+                    }
+                )
+            }
+        },
+    )
+
+
+def test_grant_review_gives_the_reviewer_read_release_and_delete(
+    user_app: tuple[Stack, EventFirewall, assertions.Template],
+) -> None:
+    _, _, template = user_app
+    policies = [p for name, p in template.find_resources("AWS::IAM::Policy").items() if name.startswith("Reviewer")]
+    document = json.dumps(policies[0]["Properties"]["PolicyDocument"])
+    for action in ("s3:ListBucket", "s3:GetObject", "s3:DeleteObject", "lambda:InvokeFunction", "kms:Decrypt"):
+        assert action in document
+
+
+def test_metric_helpers_name_the_route(user_app: tuple[Stack, EventFirewall, assertions.Template]) -> None:
+    _, firewall, _ = user_app
+    metric = firewall.metric_quarantined(route="jobs")
+    assert (metric.namespace, metric.metric_name, metric.dimensions) == (
+        "EventFirewall",
+        "RecordsQuarantined",
+        {"Route": "jobs"},
+    )
+
+
+def test_a_target_still_triggered_by_its_protected_queue_fails_synth(tmp_path: Path) -> None:
+    app = new_app(tmp_path)
+    stack = Stack(app, "Bypass")
+    target = _target(stack)
+    queue = sqs.Queue(stack, "Jobs", visibility_timeout=Duration.minutes(15))
+    target.add_event_source(event_sources.SqsEventSource(queue))
+    EventFirewall(stack, "Firewall", target=target).protect_queue(queue, route="jobs")
+    with pytest.raises(Exception, match="still triggered directly"):
+        app.synth()
+
+
+def test_a_queue_with_a_short_visibility_timeout_fails_synth(tmp_path: Path) -> None:
+    app = new_app(tmp_path)
+    stack = Stack(app, "Short")
+    EventFirewall(stack, "Firewall", target=_target(stack)).protect_queue(sqs.Queue(stack, "Jobs"), route="jobs")
+    with pytest.raises(Exception, match="visibility timeout 30s is below"):
+        app.synth()
+
+
+def test_the_quarantine_bucket_cannot_be_protected(tmp_path: Path) -> None:
+    app = new_app(tmp_path)
+    stack = Stack(app, "Loop")
+    firewall = EventFirewall(stack, "Firewall", target=_target(stack))
+    with pytest.raises(ValueError, match="quarantine bucket"):
+        firewall.protect_bucket(firewall.quarantine.bucket)
+
+
+def test_invalid_options_are_refused(tmp_path: Path) -> None:
+    stack = Stack(new_app(tmp_path), "Bad")
+    with pytest.raises(ValueError, match="mode"):
+        EventFirewall(stack, "Firewall", target=_target(stack), options=InspectionOptions(mode="block"))
+
+
+def test_a_bad_signature_file_fails_synth_with_its_path_and_line(tmp_path: Path) -> None:
+    signatures = tmp_path / "signatures"
+    signatures.mkdir()
+    (signatures / "broken.yaml").write_text(
+        "family: demo\nsignatures:\n  - id: FW-DEMO-001\n    title: t\n    severity: high\n    paranoia: 1\n"
+        "    targets: [any]\n    transforms: [lowercase]\n    pattern: 'evil('\n"
+        "    examples: {match: [evil], no_match: [good]}\n"
+    )
+    stack = Stack(new_app(tmp_path / "out"), "Sigs")
+    with pytest.raises(SignatureError, match=r"broken\.yaml:9 \[FW-DEMO-001\]: pattern does not compile"):
+        EventFirewall(stack, "Firewall", target=_target(stack), signatures=signatures)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"routes": {}}, "routes: at least one route is required"),
+        ({"routes": {"Bad Name": {}}}, "route 'Bad Name': route names"),
+        ({"routes": {"a": {"source": {"queue": "new"}}}}, "route 'a': needs both `source` and `target`"),
+        ({"routes": {"a": {"source": {"pipe": "x"}, "target": {"sample": "orders"}}}}, "unknown field 'pipe'"),
+        (
+            {"routes": {"a": {"source": {"queue": "new", "bucket": "new"}, "target": {"sample": "orders"}}}},
+            "exactly one",
+        ),
+        ({"routes": {"a": {"source": {"table": "t"}, "target": {"sample": "orders"}}}}, "needs `stream_arn`"),
+        ({"routes": {"a": {"source": {"queue": "new"}, "target": {"sample": "nope"}}}}, "target.sample"),
+        (
+            {"routes": {"a": {"source": {"queue": "new"}, "target": {"sample": "orders"}, "paranoia": 7}}},
+            "route 'a': paranoia: must be a whole number from 1 to 4",
+        ),
+        (
+            {"routes": {"a": {"source": {"queue": "new"}, "target": {"sample": "orders"}, "mode": "block"}}},
+            "route 'a': mode: must be one of enforce, monitor",
+        ),
+        (
+            {
+                "routes": {
+                    "a": {
+                        "source": {"queue": "new"},
+                        "target": {"sample": "orders"},
+                        "exclusions": [{"signature": "FW-X-001"}],
+                    }
+                }
+            },
+            "reviewer's reason",
+        ),
+        ({"defaults": {"max_bytes": 1}, "routes": {}}, "defaults.max_bytes"),
+    ],
+)
+def test_invalid_firewall_yaml_names_file_route_and_field(config: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")) as error:
+        parse_config(config, "firewall.yaml")
+    assert str(error.value).startswith("firewall.yaml: ")
