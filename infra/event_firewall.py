@@ -79,6 +79,7 @@ class InspectionFunction(Construct):
         reserved_concurrency: int | None,
         memory_size: int,
         code: lambda_.Code,
+        notification_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.route = route
@@ -129,6 +130,7 @@ class InspectionFunction(Construct):
                 "FIREWALL_BUDGET_MS": str(int(options.budget.to_milliseconds())),
                 "FIREWALL_INCLUDE_OLD_IMAGE": str(options.include_old_image).lower(),
                 "FIREWALL_INSPECT_OBJECT_METADATA": str(options.inspect_object_metadata).lower(),
+                **({"FIREWALL_NOTIFY_TOPIC": notification_topic.topic_arn} if notification_topic else {}),
                 **(
                     {"FIREWALL_EXCLUSIONS": json.dumps([{"signature": s, "path": p} for s, p in options.exclusions])}
                     if options.exclusions
@@ -147,6 +149,14 @@ class InspectionFunction(Construct):
             iam.PolicyStatement(sid="InvokeTarget", actions=["lambda:InvokeFunction"], resources=[target.function_arn])
         )
         quarantine.grant_write(self.role, route)
+        if notification_topic is not None:
+            # Publish only: the topic uses the AWS-managed SNS key, whose key policy already admits
+            # publishers of this account through SNS, so no KMS statement (with its key/* wildcard).
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="NotifyQuarantine", actions=["sns:Publish"], resources=[notification_topic.topic_arn]
+                )
+            )
         acknowledge(
             self.role,
             f"AwsSolutions-IAM5[Resource::{arn_in_finding(quarantine.bucket, quarantine.bucket.bucket_arn)}/{route}/*]",
@@ -176,6 +186,7 @@ class EventFirewall(Construct):
         target: lambda_.IFunction,
         quarantine: QuarantineBucket | None = None,
         alarm_topic: sns.ITopic | None = None,
+        notification_topic: sns.ITopic | None = None,
         options: InspectionOptions | None = None,
         target_timeout: Duration | None = None,
         reserved_concurrency: int | None = 5,
@@ -189,6 +200,8 @@ class EventFirewall(Construct):
         self.target = target
         self.quarantine = quarantine or QuarantineBucket(self, "Quarantine")
         self.alarm_topic = alarm_topic or _encrypted_topic(self, "Alarms")
+        self.notification_topic = notification_topic
+        """Told of each quarantined record (no payload); None: no notifications, alarms only."""
         self.target_timeout = target_timeout or _timeout_of(target)
         self.reserved_concurrency = reserved_concurrency
         self.memory_size = memory_size
@@ -215,6 +228,7 @@ class EventFirewall(Construct):
             reserved_concurrency=self.reserved_concurrency,
             memory_size=self.memory_size,
             code=self.code,
+            notification_topic=self.notification_topic,
         )
         self.routes.append(inspection)
         self._alarm(inspection, "Errors", inspection.function.metric_errors(period=Duration.minutes(5)))

@@ -38,6 +38,9 @@ class FirewallStack(Stack):
             "This is the server access log bucket; logging it to itself would loop",
         )
         self.alarm_topic = self._alarm_topic()
+        self.notification_topic = _encrypted_topic(self, "QuarantineNotifications")
+        if config.alarm_email:
+            self.notification_topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
         self.reviewer_policy = iam.ManagedPolicy(
             self, "QuarantineReviewer", description="Review, release and delete quarantined event records"
         )
@@ -58,6 +61,7 @@ class FirewallStack(Stack):
         CfnOutput(self, "QuarantineBucketName", value=self.quarantine.bucket.bucket_name)
         CfnOutput(self, "ReviewerPolicyArn", value=self.reviewer_policy.managed_policy_arn)
         CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
+        CfnOutput(self, "NotificationTopicArn", value=self.notification_topic.topic_arn)
 
     def _acknowledge_cdk_helpers(self) -> None:
         """CDK's own helper function that applies S3 notification configurations at deploy time."""
@@ -84,6 +88,7 @@ class FirewallStack(Stack):
             target=target,
             quarantine=self.quarantine,
             alarm_topic=self.alarm_topic,
+            notification_topic=self.notification_topic,
             options=InspectionOptions(
                 mode=s.mode,
                 paranoia=s.paranoia,

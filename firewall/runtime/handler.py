@@ -13,14 +13,16 @@ import os
 from typing import Any
 
 from ..api import Firewall
+from ..engine.errors import SignatureError
 from ..engine.matcher import Limits
 from .audit import Audit
 from .clients import aws_client
 from .forwarder import Forwarder
+from .notifier import Notifier
 from .objects import ObjectReader
 from .processor import Processor
 from .quarantine import QuarantineStore
-from .settings import Settings
+from .settings import PREFIX, Settings, SettingsError
 
 
 class ColdStart:
@@ -28,13 +30,20 @@ class ColdStart:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.firewall = Firewall.load(
-            settings.signatures,
-            paranoia=settings.paranoia,
-            mode=settings.mode,
-            on_error=settings.on_error,
-            limits=Limits(record_budget=settings.budget_ms / 1000),
-        )
+        try:
+            self.firewall = Firewall.load(
+                settings.signatures,
+                paranoia=settings.paranoia,
+                mode=settings.mode,
+                on_error=settings.on_error,
+                limits=Limits(record_budget=settings.budget_ms / 1000),
+                exclusions=settings.exclusions,
+            )
+        except SignatureError as exc:
+            if settings.signatures is None:
+                raise
+            # A bad FIREWALL_SIGNATURES must name the variable, like every other invalid setting.
+            raise SettingsError(f"{PREFIX}SIGNATURES={settings.signatures!r} cannot be loaded: {exc}") from exc
         self._processor: Processor | None = None
 
     @classmethod
@@ -59,6 +68,16 @@ class ColdStart:
                 ),
                 reader=ObjectReader(s3, settings.max_bytes, with_metadata=settings.inspect_object_metadata),
                 audit=Audit(settings.route),
+                notifier=(
+                    Notifier(
+                        aws_client("sns"),
+                        settings.notify_topic,
+                        route=settings.route,
+                        bucket=settings.quarantine_bucket,
+                    )
+                    if settings.notify_topic
+                    else None
+                ),
             )
         return self._processor
 

@@ -23,6 +23,7 @@ from ..sources import Batch, parse_event, to_event
 from ..sources.base import Record
 from .audit import Audit
 from .forwarder import Forwarder, ForwardError, split_by_size
+from .notifier import Notifier
 from .objects import ObjectReader
 from .quarantine import QuarantineStore
 from .settings import Settings
@@ -65,6 +66,7 @@ class Processor:
         quarantine: QuarantineStore,
         reader: ObjectReader,
         audit: Audit,
+        notifier: Notifier | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
@@ -73,6 +75,7 @@ class Processor:
         self.quarantine = quarantine
         self.reader = reader
         self.audit = audit
+        self.notifier = notifier
         self.clock = clock
 
     # -- entry point -------------------------------------------------------------------------
@@ -95,6 +98,9 @@ class Processor:
                 return self._queue(batch, judged)
             return self._asynchronous(batch, judged)
         finally:
+            if self.notifier is not None:
+                for problem in self.notifier.flush():
+                    self.audit.event("WARNING", problem)
             self.audit.flush()
 
     # -- judging -----------------------------------------------------------------------------
@@ -145,11 +151,13 @@ class Processor:
 
     def _store(self, batch: Batch, item: Judged) -> bool:
         try:
-            self.quarantine.store(item.record, item.verdict, source_arn=batch.source_arn, received=self.clock())
+            key = self.quarantine.store(item.record, item.verdict, source_arn=batch.source_arn, received=self.clock())
         except Exception as exc:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
             item.failure = f"quarantine write failed ({code})"
             return False
+        if self.notifier is not None:
+            self.notifier.quarantined(item.record, item.verdict, key)
         return True
 
     def _log(self, batch: Batch, item: Judged, outcome: str, reason: str | None = None) -> None:

@@ -6,12 +6,13 @@ misconfigured deployment fails loudly on its first invocation instead of judging
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..engine.errors import FirewallError
-from ..engine.model import MODES, ON_ERROR_POLICIES, PARANOIA_LEVELS
+from ..engine.model import MODES, ON_ERROR_POLICIES, PARANOIA_LEVELS, Exclusion
 
 PREFIX = "FIREWALL_"
 DEFAULT_MAX_BYTES = 1_048_576
@@ -37,8 +38,12 @@ class Settings:
     inspect_object_metadata: bool = False
     """S3 routes: also read user metadata and tags (one extra HEAD and GetObjectTagging per object)."""
     quarantine_kms_key: str | None = None
+    notify_topic: str | None = None
+    """SNS topic told of every quarantined record (route, signature ids, review command; no payload)."""
     signatures: str | None = None
     """A signature directory; default: the set bundled beside the package."""
+    exclusions: tuple[Exclusion, ...] = ()
+    """Reviewed false positives, JSON: [{"signature": "FW-SQLI-003", "path": "sqs.body.note"}]."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -61,7 +66,9 @@ class Settings:
             include_old_image=_boolean(env, "INCLUDE_OLD_IMAGE"),
             inspect_object_metadata=_boolean(env, "INSPECT_OBJECT_METADATA"),
             quarantine_kms_key=env.get(PREFIX + "QUARANTINE_KMS_KEY") or None,
+            notify_topic=env.get(PREFIX + "NOTIFY_TOPIC") or None,
             signatures=env.get(PREFIX + "SIGNATURES") or None,
+            exclusions=_exclusions(env),
         )
 
 
@@ -97,3 +104,22 @@ def _boolean(env: Mapping[str, str], name: str) -> bool:
     if raw not in ("true", "false", "1", "0", ""):
         raise SettingsError(f"{PREFIX}{name} must be true or false, got {raw!r}")
     return raw in ("true", "1")
+
+
+def _exclusions(env: Mapping[str, str]) -> tuple[Exclusion, ...]:
+    raw = env.get(PREFIX + "EXCLUSIONS", "").strip()
+    if not raw:
+        return ()
+    try:
+        items = json.loads(raw)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}EXCLUSIONS must be a JSON list") from None
+    exclusions = []
+    for item in items if isinstance(items, list) else [None]:
+        if not isinstance(item, dict) or not isinstance(item.get("signature"), str):
+            raise SettingsError(f'{PREFIX}EXCLUSIONS entries look like {{"signature": "FW-...", "path": "glob"}}')
+        path = item.get("path")
+        if path is not None and not isinstance(path, str):
+            raise SettingsError(f"{PREFIX}EXCLUSIONS: path must be a string")
+        exclusions.append(Exclusion(item["signature"], path))
+    return tuple(exclusions)

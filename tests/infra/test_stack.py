@@ -59,7 +59,16 @@ def test_one_firewall_function_per_route_on_the_newest_arm64_python(template: as
         assert props["ReservedConcurrentExecutions"] == 5
         env = props["Environment"]["Variables"]
         assert env["FIREWALL_MODE"] == "enforce" and env["FIREWALL_PARANOIA"] == "1"
-        assert {"FIREWALL_ROUTE", "FIREWALL_TARGET", "FIREWALL_QUARANTINE_BUCKET"} <= set(env)
+        assert {"FIREWALL_ROUTE", "FIREWALL_TARGET", "FIREWALL_QUARANTINE_BUCKET", "FIREWALL_NOTIFY_TOPIC"} <= set(env)
+
+
+def test_firewalls_may_publish_quarantine_notifications(template: assertions.Template) -> None:
+    topic_id = logical_id(template, "AWS::SNS::Topic", "QuarantineNotifications")
+    publishers = [name for name, s in _firewall_statements(template) if "sns:Publish" in _actions(s)]
+    assert len(set(publishers)) == 3
+    for name, statement in _firewall_statements(template):
+        if "sns:Publish" in _actions(statement):
+            assert statement["Resource"] == {"Ref": topic_id}
 
 
 def test_no_secrets_in_environment_variables(template: assertions.Template) -> None:
