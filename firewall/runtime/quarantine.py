@@ -92,8 +92,15 @@ class QuarantineStore:
                 )
             except Exception as exc:
                 if _is_missing(exc):
-                    copies.append({"bucket": bucket, "key": object_key, "version_id": version, "copy_key": None,
-                                   "note": "object no longer exists"})
+                    copies.append(
+                        {
+                            "bucket": bucket,
+                            "key": object_key,
+                            "version_id": version,
+                            "copy_key": None,
+                            "note": "object no longer exists",
+                        }
+                    )
                     continue
                 raise
             copies.append({"bucket": bucket, "key": object_key, "version_id": version, "copy_key": copy_key})
