@@ -26,7 +26,7 @@ WHEELHOUSE = PROJECT_ROOT / ".venv" / "lambda-wheels"
 LAMBDA_PYTHON = "3.14"
 LAMBDA_PLATFORM = "manylinux2014_aarch64"
 RUNTIME_PACKAGES = ("engine", "sources", "runtime")
-RUNTIME_MODULES = ("__init__.py", "api.py")
+RUNTIME_MODULES = ("__init__.py", "api.py", "pattern_cache.py")
 
 
 def pip_platform_args() -> list[str]:

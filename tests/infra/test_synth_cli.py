@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,24 @@ def test_bundle_carries_nothing_the_runtime_does_not_need(synth_out: Path) -> No
     bundle = _bundle(synth_out)
     for unwanted in ("boto3", "botocore", "moto", "aws_cdk", "pytest", "firewall/local", "firewall/cli.py", "infra"):
         assert not (bundle / unwanted).exists(), unwanted
+
+
+def test_the_bundled_package_imports_and_loads_its_signatures(synth_out: Path, tmp_path: Path) -> None:
+    """The handler's import graph must be inside the bundle (native wheels are arm64, so the check
+    borrows only regex, PyYAML and pyahocorasick from this machine)."""
+    bundle = _bundle(synth_out)
+    for part in ("firewall", "signatures"):
+        shutil.copytree(bundle / part, tmp_path / part)
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "import firewall, firewall.runtime.handler as h;"
+        "assert firewall.__file__.startswith(sys.argv[1]), firewall.__file__;"
+        "from firewall import Firewall; fw = Firewall.load();"
+        "print(len(fw.signatures), fw.inspect(\"1' UNION SELECT password FROM users--\").action)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    count, action = result.stdout.split()
+    assert int(count) > 100 and action == "quarantine"

@@ -68,7 +68,7 @@ def test_load_defaults_to_the_bundled_signatures(
     assert {Path(s.file).resolve() for s in bundled_signatures} == files
     asked: list[Path] = []
 
-    def load_directory(path: str | Path) -> tuple[Signature, ...]:  # the bundled set, already parsed
+    def load_directory(path: str | Path, **_: object) -> tuple[Signature, ...]:  # the bundled set, already parsed
         asked.append(Path(path))
         return bundled_signatures
 

@@ -1,0 +1,117 @@
+"""What every reviewer action shares (who, when, the outcome), and `delete`.
+
+Every action that changes an envelope appends one history entry `{action, by, at, reason, ...}`:
+`by` is the caller's ARN from STS (`unknown` when STS cannot say), `at` an ISO time in UTC.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from .filters import ReviewError
+from .store import ReviewStore
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def caller_arn(sts_client: Any) -> str:
+    """Who is acting, as AWS sees it; `unknown` when STS cannot be asked."""
+    try:
+        return str(sts_client.get_caller_identity()["Arn"])
+    except Exception:
+        return "unknown"
+
+
+def local_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment
+        return "unknown"
+
+
+def history_entry(action: str, *, by: str, at: datetime, reason: str, **details: Any) -> dict[str, Any]:
+    return {"action": action, "by": by, "at": iso(at), "reason": reason, **details}
+
+
+@dataclass
+class Outcome:
+    """The result of one action on one envelope."""
+
+    key: str
+    record_id: str
+    result: str
+    """released, already released, would release, deleted, already deleted, would delete, failed"""
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.result != "failed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "record_id": self.record_id,
+            "result": self.result,
+            "ok": self.ok,
+            "detail": self.detail,
+        }
+
+
+def require_reason(reason: str | None) -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise ReviewError("--reason is required: say why, it is kept in the envelope's history")
+    return text
+
+
+class Deleter:
+    """`delete`: the object copies are removed, the envelope stays as the audit record."""
+
+    def __init__(self, store: ReviewStore, *, identity: str, clock: Clock = utc_now) -> None:
+        self.store = store
+        self.identity = identity
+        self.clock = clock
+
+    def delete(self, key: str, reason: str, *, dry_run: bool = False) -> Outcome:
+        stored = self.store.read(key)
+        record_id = str(stored.envelope.get("record_id", ""))
+        if stored.status == "deleted":
+            return Outcome(key, record_id, "already deleted", _last(stored.envelope, "delete"))
+        copies = [str(o["copy_key"]) for o in stored.envelope.get("objects") or [] if o.get("copy_key")]
+        where = ", ".join(f"s3://{self.store.bucket}/{c}" for c in copies) or "no object copies"
+        if dry_run:
+            return Outcome(key, record_id, "would delete", f"would remove {where}; the envelope would stay")
+        for copy_key in copies:
+            self.store.delete(copy_key)
+        entry = history_entry(
+            "delete", by=self.identity, at=self.clock(), reason=reason, removed=copies, previous_status=stored.status
+        )
+
+        def change(envelope: dict[str, Any]) -> dict[str, Any] | None:
+            if envelope.get("status") == "deleted":
+                return None
+            envelope["status"] = "deleted"
+            envelope.setdefault("history", []).append(entry)
+            return envelope
+
+        self.store.update(key, change)
+        return Outcome(key, record_id, "deleted", f"removed {where}; envelope kept with status deleted")
+
+
+def _last(envelope: dict[str, Any], action: str) -> str:
+    for entry in reversed(envelope.get("history") or []):
+        if isinstance(entry, dict) and entry.get("action") == action:
+            return f"by {entry.get('by')} at {entry.get('at')}"
+    return ""
