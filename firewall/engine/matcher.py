@@ -1,14 +1,15 @@
 """Match a record's fields against a `RuleSet` within a time budget.
 
-Per field: one automaton pass over the lower-cased text finds the candidate signatures; each
-distinct transform chain is computed at most once (prefixes shared); only candidates run their
-regex, each with a timeout. A plain field (no character any decoder acts on) needs a single
-automaton pass whatever the number of chains.
+An automaton pass over folded text finds each field's candidate signatures; only candidates run
+their regex, each with a timeout, within a CPU budget for the record. Plain fields (no character
+any decoder acts on) share one pass for the whole record; a field some decoder changes gets one
+pass per distinct decoded text, each transform step computed once.
 """
 
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -27,7 +28,7 @@ class Limits:
     regex_timeout: float = 0.05
     """Seconds one regex search may take before the field is judged under the error policy."""
     record_budget: float = 2.0
-    """Seconds the whole record may take."""
+    """CPU seconds the whole record may take."""
 
 
 @dataclass
@@ -54,26 +55,47 @@ def as_text(value: str | bytes) -> str:
 
 
 class _FieldTexts:
-    """The transformed versions of one field, each chain computed once, prefixes shared."""
+    """The transformed versions of one field. Each step (transform, input) is computed once, so
+    chains that share steps in any order (not only a common prefix) share the work, and each
+    distinct text is folded once."""
 
     def __init__(self, text: str) -> None:
-        self._texts: dict[tuple[str, ...], str] = {(): text}
-        self._lowered: dict[tuple[str, ...], str] = {}
+        self._chains: dict[tuple[str, ...], str] = {(): text}
+        self._steps: dict[tuple[str, int], str] = {}
+        self._folded: dict[int, str] = {}
+        self._alive: list[str] = [text]
+        """Inputs stay referenced while their id() is a cache key."""
 
     def get(self, chain: tuple[str, ...]) -> str:
-        text = self._texts.get(chain)
+        text = self._chains.get(chain)
         if text is None:
-            text = TRANSFORMS[chain[-1]].function(self.get(chain[:-1]))
-            self._texts[chain] = text
+            previous = self.get(chain[:-1])
+            key = (chain[-1], id(previous))
+            text = self._steps.get(key)
+            if text is None:
+                text = TRANSFORMS[chain[-1]].function(previous)
+                self._steps[key] = text
+                self._alive.append(text)
+            self._chains[chain] = text
         return text
 
-    def lowered(self, chain: tuple[str, ...]) -> str:
-        low = self._lowered.get(chain)
+    def folded(self, chain: tuple[str, ...]) -> str:
+        text = self.get(chain)
+        low = self._folded.get(id(text))
         if low is None:
-            text = self.get(chain)
-            low = fold(text)
-            self._lowered[chain] = low
+            low = self._folded[id(text)] = fold(text)
         return low
+
+
+class _Budget:
+    """The record's budget in CPU seconds: a verdict must not depend on how busy the machine is."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.process_time() + seconds
+
+    def remaining(self) -> float:
+        return self.deadline - time.process_time()
 
 
 def inspect_fields(
@@ -82,54 +104,93 @@ def inspect_fields(
     limits: Limits = Limits(),
     exclusions: Sequence[Exclusion] = (),
 ) -> Findings:
+    """Every field's hits. Plain fields (the large majority of real data) are scanned together:
+    one automaton pass over all of them, hits mapped back to their field."""
     findings = Findings()
-    deadline = time.monotonic() + limits.record_budget
+    budget = _Budget(limits.record_budget)
+    items = [(path, as_text(value)) for path, value in fields]
+    plain = _plain_candidates(rules, items)
     hit_counts: dict[int, int] = {}
-    for path, value in fields:
-        if not _inspect_field(rules, path, as_text(value), limits, deadline, findings, hit_counts, exclusions):
+    for index, (path, text) in enumerate(items):
+        texts = _FieldTexts(text)
+        found = plain.get(index)
+        candidates = _applicable(rules, path, _decoded_candidates(rules, texts) if found is None else found)
+        if not _run(rules, path, texts, candidates, limits, budget, findings, hit_counts, exclusions):
             break
     return findings
 
 
-def _candidates(rules: RuleSet, path: str, text: str, texts: _FieldTexts) -> list[int]:
-    if ANY_TRIGGER.search(text) is None:
-        # No decoder changes this text: every chain yields it, up to case.
-        found = rules.literal_hits(fold(text)) | rules.always
-    else:
-        found = set(rules.always)
-        scanned: dict[str, set[int]] = {}
-        for chain, members in rules.chain_members.items():
-            low = texts.lowered(chain)
-            hits = scanned.get(low)
-            if hits is None:
-                hits = scanned[low] = rules.literal_hits(low)
-            found |= hits & members
-    if rules.targeted and found & rules.targeted:
-        found -= rules.excluded_at(path)
-    return sorted(found)
+def field_candidates(rules: RuleSet, path: str, text: str) -> list[int]:
+    """The signatures whose regex would run on one field (what `inspect_fields` computes)."""
+    found = _plain_candidates(rules, [(path, text)]).get(0)
+    return _applicable(rules, path, _decoded_candidates(rules, _FieldTexts(text)) if found is None else found)
 
 
-def _inspect_field(
+def _applicable(rules: RuleSet, path: str, candidates: set[int]) -> list[int]:
+    if candidates and rules.targeted and candidates & rules.targeted:
+        candidates = candidates - rules.excluded_at(path)
+    return sorted(candidates)
+
+
+def _plain_candidates(rules: RuleSet, items: list[tuple[str, str]]) -> dict[int, set[int]]:
+    """Candidates of every field no decoder would change (every chain yields it, up to case): the
+    folded texts are joined with newlines (which plain texts and literals never contain) and
+    scanned once."""
+    plain = [index for index, (_, text) in enumerate(items) if ANY_TRIGGER.search(text) is None]
+    candidates: dict[int, set[int]] = {index: set(rules.always) for index in plain}
+    if not plain or rules.automaton is None:
+        return candidates
+    folded = [fold(items[index][1]) for index in plain]
+    starts = []
+    position = 0
+    for text in folded:
+        starts.append(position)
+        position += len(text) + 1
+    seen: set[tuple[int, int]] = set()
+    owners = rules.literal_owners
+    for end, literal_id in rules.automaton.iter("\n".join(folded)):
+        field_index = plain[bisect_right(starts, end) - 1]
+        if (field_index, literal_id) not in seen:
+            seen.add((field_index, literal_id))
+            candidates[field_index] |= owners[literal_id]
+    return candidates
+
+
+def _decoded_candidates(rules: RuleSet, texts: _FieldTexts) -> set[int]:
+    """Candidates of a field some decoder changes: one scan per distinct decoded text."""
+    found = set(rules.always)
+    scanned: dict[int, set[int]] = {}
+    for chain, members in rules.chain_members.items():
+        low = texts.folded(chain)
+        hits = scanned.get(id(low))
+        if hits is None:
+            hits = scanned[id(low)] = rules.literal_hits(low)
+        found |= hits & members
+    return found
+
+
+def _run(
     rules: RuleSet,
     path: str,
-    text: str,
+    texts: _FieldTexts,
+    candidates: list[int],
     limits: Limits,
-    deadline: float,
+    budget: _Budget,
     findings: Findings,
     hit_counts: dict[int, int],
-    exclusions: Sequence[Exclusion] = (),
+    exclusions: Sequence[Exclusion],
 ) -> bool:
-    """Adds this field's hits; False once the time budget is spent (the error is recorded)."""
-    texts = _FieldTexts(text)
-    for index in _candidates(rules, path, text, texts):
+    """Runs the candidates' regexes on one field; False once the time budget is spent (the error
+    is recorded)."""
+    for index in candidates:
         if hit_counts.get(index, 0) >= MAX_PATHS_PER_SIGNATURE:
             continue
         compiled = rules.signatures[index]
         if exclusions and any(e.covers(compiled.signature.id, path) for e in exclusions):
             continue  # an excluded (signature, path) is neither evaluated nor counted
-        remaining = deadline - time.monotonic()
+        remaining = budget.remaining()
         if remaining <= 0:
-            findings.error = f"inspection exceeded its time budget of {limits.record_budget:g}s at {path}"
+            findings.error = f"inspection exceeded its time budget of {budget.seconds:g}s at {path}"
             return False
         subject = texts.get(compiled.chain)
         try:

@@ -182,12 +182,13 @@ def cmdline_normalize(text: str) -> str:
 
 # --- Paths ------------------------------------------------------------------------------------
 
-_SLASH_RUN = regex.compile(r"/{2,}")
+_SLASH_RUN = regex.compile(r"(?<!:)/{2,}")
 _DOT_SEGMENT = regex.compile(r"/(?:\./)+")
 
 
 def path_normalize(text: str) -> str:
-    """Backslashes become slashes, `//` and `/./` collapse; `..` is kept, since it is evidence."""
+    """Backslashes become slashes, `//` (but a URL's `://`) and `/./` collapse; `..` is kept, since
+    it is evidence."""
     if "\\" in text:
         text = text.replace("\\", "/")
     if "//" in text:
@@ -199,7 +200,7 @@ def path_normalize(text: str) -> str:
 
 # --- Base64 -----------------------------------------------------------------------------------
 
-_BASE64_RUN = regex.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+_BASE64_RUN = regex.compile(r"[A-Za-z0-9+/]{20,}={0,2}")
 MAX_BASE64_RUNS = 32
 
 
@@ -207,7 +208,7 @@ def _decode_base64_run(run: str) -> str | None:
     padded = run.rstrip("=")
     padded += "=" * (-len(padded) % 4)
     try:
-        raw = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
+        raw = base64.b64decode(padded, validate=True)
         decoded = raw.decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
@@ -216,7 +217,8 @@ def _decode_base64_run(run: str) -> str | None:
 
 
 def base64_decode(text: str) -> str:
-    """Appends the decoded text of base64-looking runs (mostly printable UTF-8) to the value,
+    """Appends the decoded text of base64 runs of 20+ characters (15 bytes: shorter ones hide no
+    attack worth the work and are mostly identifiers) that decode to printable UTF-8 to the value,
     so that both the original and what it hides are inspected."""
     decoded: list[str] = []
     for m in _BASE64_RUN.finditer(text):
@@ -238,7 +240,7 @@ TRANSFORMS: dict[str, Transform] = {
     t.name: t
     for t in (
         _t("url_decode", url_decode, r"[%+]", "percent-decoding until stable, %uXXXX, + as space"),
-        _t("html_entity_decode", html_entity_decode, r"&", "HTML character references"),
+        _t("html_entity_decode", html_entity_decode, r"&[#A-Za-z]", "HTML character references"),
         _t("js_decode", js_decode, r"\\", "JavaScript escapes"),
         _t("css_decode", css_decode, r"\\", "CSS escapes"),
         _t("unicode_nfkc", unicode_nfkc, r"[^\x00-\x7f]", "Unicode NFKC (full-width look-alikes)"),
@@ -246,9 +248,9 @@ TRANSFORMS: dict[str, Transform] = {
         _t("compress_whitespace", compress_whitespace, r"\s\s|[^\S ]", "whitespace runs to one space"),
         _t("remove_nulls", remove_nulls, r"\x00", "NUL characters removed"),
         _t("remove_sql_comments", remove_sql_comments, r"/\*", "SQL /* */ comments removed"),
-        _t("cmdline_normalize", cmdline_normalize, r"[\\'\"^`$,{]", "shell quoting and ${IFS} undone"),
-        _t("path_normalize", path_normalize, r"\\|//|/\./", "path separators normalised"),
-        _t("base64_decode", base64_decode, r"[A-Za-z0-9+/_-]{16}", "base64 runs decoded and appended"),
+        _t("cmdline_normalize", cmdline_normalize, r"[\\'\"^`${]", "shell quoting and ${IFS} undone"),
+        _t("path_normalize", path_normalize, r"\\|(?<!:)//|/\./", "path separators normalised"),
+        _t("base64_decode", base64_decode, r"[A-Za-z0-9+/]{20}", "base64 runs decoded and appended"),
     )
 }
 

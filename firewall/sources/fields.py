@@ -155,12 +155,17 @@ class Collector:
     def walk_text(self, path: str, text: str, *, depth: int = 0, layers: int = 0) -> Any:
         """Flatten a string that may hold JSON and return its parsed value (None if not JSON).
 
+        Text that parses as JSON is inspected through its keys and strings (escapes decoded), not
+        again whole: that doubled the work, and one slow pattern over a whole large document could
+        decide the verdict of a benign record.
+
         Callers use the returned value to recognise envelopes (an S3 notification in an SQS body)
         without parsing the text twice.
         """
-        self.add(path, text)
         parsed = self._parse(path, text, layers)
-        if parsed is not None:
+        if parsed is None:
+            self.add(path, text)
+        else:
             self.walk(path, parsed, depth=depth + 1, layers=layers + 1)
         return parsed
 
@@ -190,12 +195,15 @@ class Collector:
                 yield from self._expand_list(item)
 
     def _expand_scalar(self, item: _Item) -> Iterator[_Item]:
-        """A string is a field; a string holding JSON is also opened one layer further."""
-        self.add(item.path, item.value)
-        if isinstance(item.value, str):
-            parsed = self._parse(item.path, item.value, item.layers)
-            if parsed is not None:
-                yield _Item(item.path, parsed, item.depth + 1, item.layers + 1)
+        """A string is a field, or, when it holds JSON, is opened one layer further instead."""
+        if not isinstance(item.value, str):
+            self.add(item.path, item.value)
+            return
+        parsed = self._parse(item.path, item.value, item.layers)
+        if parsed is None:
+            self.add(item.path, item.value)
+        else:
+            yield _Item(item.path, parsed, item.depth + 1, item.layers + 1)
 
     def _expand_map(self, item: _Item) -> Iterator[_Item]:
         """Every key is a field at `<path>.{}`; every value is walked at `<path>.<key>`."""
@@ -210,13 +218,8 @@ class Collector:
             yield _Item(f"{item.path}[{index}]", child, item.depth + 1, item.layers)
 
     def _too_deep(self, item: _Item) -> None:
-        """Past the depth limit: record a problem and keep the subtree's text as one field if we can.
-
-        A subtree parsed from a JSON string needs nothing more: that string is already a field.
-        """
+        """Past the depth limit: record a problem and keep the subtree's text as one field."""
         self.problem(f"{item.path}: nested deeper than {self.limits.max_depth} levels")
-        if item.layers:
-            return
         try:
             text = json.dumps(item.value, default=_bytes_as_text, ensure_ascii=False)
         except (RecursionError, ValueError, TypeError):

@@ -14,7 +14,7 @@ import pytest
 from firewall.engine.compiler import compile_signatures
 from firewall.engine.excerpt import ELLIPSIS, MAX_EXCERPT, excerpt
 from firewall.engine.loader import load_directory
-from firewall.engine.matcher import MAX_PATHS_PER_SIGNATURE, Limits, _candidates, _FieldTexts, inspect_fields
+from firewall.engine.matcher import MAX_PATHS_PER_SIGNATURE, Limits, field_candidates, inspect_fields
 from firewall.engine.model import Signature
 from firewall.engine.scoring import judge
 
@@ -81,7 +81,7 @@ def test_candidates_are_the_signatures_whose_literal_occurs_plus_those_without_o
     assert rules.signatures[by_id["FW-UNIT-003"]].literals is None
 
     def candidates(text: str) -> set[int]:
-        return set(_candidates(rules, "value", text, _FieldTexts(text)))
+        return set(field_candidates(rules, "value", text))
 
     assert candidates("nothing here") == {by_id["FW-UNIT-003"]}
     assert candidates("xx ALPHA1 yy") == {by_id["FW-UNIT-001"], by_id["FW-UNIT-003"]}

@@ -184,11 +184,19 @@ def test_base64_runs_are_decoded_and_appended() -> None:
     assert out.endswith("\ncat /etc/passwd")
 
 
-def test_base64_url_safe_and_unpadded_runs_are_decoded() -> None:
-    secret = b"<script>alert(document.cookie)</script>??>>"
-    hidden = base64.urlsafe_b64encode(secret).decode().rstrip("=")
-    assert "-" in hidden or "_" in hidden  # the example really uses the URL-safe alphabet
+def test_base64_unpadded_runs_are_decoded() -> None:
+    secret = b"<script>alert(document.cookie)</script>;"
+    hidden = base64.b64encode(secret).decode().rstrip("=")
+    assert len(hidden) % 4  # the example really lacks its padding
     assert base64_decode(hidden).split("\n", 1)[1] == secret.decode()
+
+
+def test_slugs_and_short_runs_are_not_base64() -> None:
+    """Identifiers (dashed slugs, 16-character SKUs) must not send every field through every
+    decoder: the URL-safe alphabet and runs under 20 characters are left alone."""
+    for text in ("mens-running-shoes-blue-2024", "SKU-ABCDEFGH12345678", "ab12CD34ef56GH78"):
+        assert base64_decode(text) == text
+        assert ANY_TRIGGER.search(text) is None
 
 
 @pytest.mark.parametrize(
