@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .engine.compiler import RuleSet, compile_signatures
+from .engine.literals import derive_requirements
 from .engine.loader import load_directory
 from .engine.matcher import Findings, Limits, inspect_fields
 from .engine.model import MODES, ON_ERROR_POLICIES, Exclusion, Signature, Verdict
@@ -33,7 +34,7 @@ class Firewall:
         threshold: int = DEFAULT_THRESHOLD,
         limits: Limits | None = None,
         exclusions: Iterable[Exclusion] = (),
-        known_literals: Mapping[str, list[str] | None] | None = None,
+        known_literals: Mapping[str, list[list[str]] | None] | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -78,7 +79,7 @@ class Firewall:
         )
         cache.update(
             (s.pattern for s in signatures),
-            {c.signature.pattern: c.literals for c in firewall.rules.signatures if not c.signature.prefilter},
+            {s.pattern: derive_requirements(s.pattern) for s in signatures if s.pattern not in cache.literals},
         )
         return firewall
 

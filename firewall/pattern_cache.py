@@ -36,8 +36,8 @@ class PatternCache:
         self.salt = _salt()
         self.valid: set[str] = set()
         """Patterns known to compile."""
-        self.literals: dict[str, list[str] | None] = {}
-        """Derived literals per pattern (None: the pattern has none worth a prefilter)."""
+        self.literals: dict[str, list[list[str]] | None] = {}
+        """Derived literal groups per pattern (None: the parser does not know its syntax)."""
         if path is not None and path.is_file():
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
@@ -51,10 +51,14 @@ class PatternCache:
     def beside(cls, location: Path) -> PatternCache:
         return cls(location / FILE_NAME if location.is_dir() else None)
 
-    def update(self, valid: Iterable[str], derived: Mapping[str, frozenset[str] | None]) -> None:
+    def update(self, valid: Iterable[str], derived: Mapping[str, tuple[frozenset[str], ...] | None]) -> None:
         """Record patterns that compiled and derived literals; written only when something is new."""
         new_valid = set(valid) - self.valid
-        fresh = {p: (None if lits is None else sorted(lits)) for p, lits in derived.items() if p not in self.literals}
+        fresh = {
+            p: (None if groups is None else [sorted(g) for g in groups])
+            for p, groups in derived.items()
+            if p not in self.literals
+        }
         if not (new_valid or fresh) or self.path is None:
             return
         self.valid |= new_valid

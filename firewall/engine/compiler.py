@@ -14,7 +14,7 @@ from typing import Any
 import ahocorasick
 import regex
 
-from .literals import derive_literals
+from .literals import derive_requirements
 from .model import PARANOIA_LEVELS, Signature
 
 
@@ -22,11 +22,14 @@ class CompiledSignature:
     """A signature ready for matching. Its regex is compiled on first use: the prefilter keeps most
     signatures from ever running in a given process, and compiling costs milliseconds each."""
 
-    def __init__(self, signature: Signature, chain: tuple[str, ...], literals: frozenset[str] | None, index: int):
+    def __init__(
+        self, signature: Signature, chain: tuple[str, ...], literals: tuple[frozenset[str], ...] | None, index: int
+    ):
         self.signature = signature
         self.chain = chain
         self.literals = literals
-        """None: no usable fast pattern, the regex runs on every field the signature targets."""
+        """Groups of literals: a text is a candidate when it holds one literal of every group.
+        None: no fast pattern, the regex runs on every field the signature targets."""
         self.index = index
         self._pattern: regex.Pattern[str] | None = None
 
@@ -46,8 +49,10 @@ class RuleSet:
     version: str
     """A hash of every signature's definition: changes whenever any rule changes."""
     automaton: Any
-    literal_owners: tuple[frozenset[int], ...]
-    """For each literal id in the automaton, the signatures that it admits."""
+    literal_owners: tuple[tuple[tuple[int, int], ...], ...]
+    """For each literal id in the automaton, the (signature, group bit) pairs it satisfies."""
+    complete: tuple[int, ...]
+    """Per signature, the bit mask of all its groups: it is a candidate once all are satisfied."""
     always: frozenset[int]
     targeted: frozenset[int]
     chain_members: dict[tuple[str, ...], frozenset[int]]
@@ -68,23 +73,33 @@ class RuleSet:
         return cached
 
     def literal_hits(self, lowered: str) -> set[int]:
-        """Signatures whose fast pattern occurs in `lowered` (lower-cased text)."""
-        hits: set[int] = set()
+        """Signatures whose every literal group occurs in `lowered` (folded text)."""
         if self.automaton is None:
-            return hits
-        seen: set[int] = set()
-        for _end, literal_id in self.automaton.iter(lowered):
-            if literal_id not in seen:
-                seen.add(literal_id)
-                hits |= self.literal_owners[literal_id]
-        return hits
+            return set()
+        return self.satisfied({literal_id for _end, literal_id in self.automaton.iter(lowered)})
+
+    def satisfied(self, literal_ids: Iterable[int]) -> set[int]:
+        """Signatures all of whose groups the given literals satisfy."""
+        masks: dict[int, int] = {}
+        for literal_id in literal_ids:
+            for index, bit in self.literal_owners[literal_id]:
+                masks[index] = masks.get(index, 0) | bit
+        complete = self.complete
+        return {index for index, mask in masks.items() if mask == complete[index]}
 
 
-def _literals(pattern: str, known: Mapping[str, list[str] | None] | None) -> frozenset[str] | None:
-    if known is not None and pattern in known:
-        cached = known[pattern]
-        return None if cached is None else frozenset(cached)
-    return derive_literals(pattern)
+Groups = tuple[frozenset[str], ...]
+
+
+def requirements(sig: Signature, known: Mapping[str, list[list[str]] | None] | None = None) -> Groups | None:
+    """The declared prefilter groups and the groups derived from the pattern, all required."""
+    if known is not None and sig.pattern in known:
+        cached = known[sig.pattern]
+        derived: Groups | None = None if cached is None else tuple(frozenset(g) for g in cached)
+    else:
+        derived = derive_requirements(sig.pattern)
+    groups = tuple(frozenset(group) for group in sig.prefilter) + (derived or ())
+    return groups or None
 
 
 def signature_set_version(signatures: Iterable[Signature]) -> str:
@@ -103,25 +118,28 @@ def compile_signatures(
     signatures: Iterable[Signature],
     paranoia: int = 1,
     *,
-    known_literals: Mapping[str, list[str] | None] | None = None,
+    known_literals: Mapping[str, list[list[str]] | None] | None = None,
 ) -> RuleSet:
     """Keep the signatures at or below `paranoia` and prepare them for matching.
 
-    `known_literals` maps patterns to the literals an earlier derivation found (None: none)."""
+    `known_literals` maps patterns to the groups an earlier derivation found (None: unparsable)."""
     if isinstance(paranoia, bool) or paranoia not in PARANOIA_LEVELS:
         raise ValueError(f"paranoia must be one of {PARANOIA_LEVELS}, got {paranoia!r}")
     all_signatures = tuple(signatures)
     active = [s for s in all_signatures if s.paranoia <= paranoia]
     compiled: list[CompiledSignature] = []
     literal_ids: dict[str, int] = {}
-    owners: defaultdict[int, set[int]] = defaultdict(set)
+    owners: defaultdict[int, set[tuple[int, int]]] = defaultdict(set)
     chains: defaultdict[tuple[str, ...], set[int]] = defaultdict(set)
+    complete: list[int] = []
     for index, sig in enumerate(active):
-        literals = frozenset(sig.prefilter) if sig.prefilter else _literals(sig.pattern, known_literals)
-        compiled.append(CompiledSignature(sig, sig.transforms, literals, index))
+        groups = requirements(sig, known_literals)
+        compiled.append(CompiledSignature(sig, sig.transforms, groups, index))
         chains[sig.transforms].add(index)
-        for literal in literals or ():
-            owners[literal_ids.setdefault(literal, len(literal_ids))].add(index)
+        complete.append((1 << len(groups or ())) - 1)
+        for position, group in enumerate(groups or ()):
+            for literal in group:
+                owners[literal_ids.setdefault(literal, len(literal_ids))].add((index, 1 << position))
     automaton = None
     if literal_ids:
         automaton = ahocorasick.Automaton()
@@ -133,7 +151,8 @@ def compile_signatures(
         paranoia=paranoia,
         version=signature_set_version(all_signatures),
         automaton=automaton,
-        literal_owners=tuple(frozenset(owners[i]) for i in range(len(literal_ids))),
+        literal_owners=tuple(tuple(sorted(owners[i])) for i in range(len(literal_ids))),
+        complete=tuple(complete),
         always=frozenset(c.index for c in compiled if c.literals is None),
         targeted=frozenset(c.index for c in compiled if not c.signature.applies_everywhere),
         chain_members={chain: frozenset(members) for chain, members in chains.items()},

@@ -36,24 +36,43 @@ def fold(text: str) -> str:
     return text.casefold().replace("\u0307", "")
 
 
-def derive_literals(pattern: str) -> Requirement | None:
-    """A set of literals one of which occurs (lower-cased) in any text the pattern matches.
+MAX_GROUPS = 4
+"""How many independent requirements a signature keeps (the strongest ones)."""
 
-    None when no useful set exists (the pattern is then run on every field it targets) or when
-    the pattern uses syntax the standard parser does not know.
-    """
+
+def _parse(pattern: str) -> list[tuple[Any, Any]] | None:
     if _FUZZY.search(pattern):
         return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # "possible nested set": a POSIX class or set operation
-            parsed = sre_parse.parse(pattern)
+            return list(sre_parse.parse(pattern).data)
     except (c.error, RecursionError, OverflowError, Warning):
         return None
-    requirement, _ = _sequence(list(parsed.data))
-    if requirement is None or min(len(s) for s in requirement) < MIN_LITERAL_LENGTH:
+
+
+def derive_requirements(pattern: str) -> tuple[Requirement, ...] | None:
+    r"""Groups of literals such that every text the pattern matches holds, once folded, at least one
+    literal of *every* group: the parts of a sequence are all required, so each yields a group
+    (an alternation yields one group, the union of its branches' best). Requiring all groups
+    filters far better than any single one: `'\s*or\s+1=1` needs a quote *and* `or` *and* `1=1`.
+
+    The strongest `MAX_GROUPS` groups are kept. None when the standard parser does not know the
+    syntax; () when the pattern has no literal at all (it then runs on every field it targets).
+    """
+    items = _parse(pattern)
+    if items is None:
         return None
-    return requirement
+    groups = sorted(set(_sequence(items)[0]), key=_score, reverse=True)
+    return tuple(groups[:MAX_GROUPS])
+
+
+def derive_literals(pattern: str) -> Requirement | None:
+    """The single strongest group, if its shortest literal has MIN_LITERAL_LENGTH characters."""
+    groups = derive_requirements(pattern)
+    if not groups or min(len(s) for s in groups[0]) < MIN_LITERAL_LENGTH:
+        return None
+    return groups[0]
 
 
 def _score(requirement: Requirement) -> tuple[int, int]:
@@ -68,15 +87,15 @@ def _class_literal(items: list[tuple[Any, Any]]) -> str | None:
     return None
 
 
-def _sequence(items: list[tuple[Any, Any]]) -> tuple[Requirement | None, str | None]:
-    """(best requirement, exact literal text if the whole sequence is one fixed string)."""
-    candidates: list[Requirement] = []
+def _sequence(items: list[tuple[Any, Any]]) -> tuple[list[Requirement], str | None]:
+    """(every group the sequence requires, its exact text if it is one fixed string)."""
+    groups: list[Requirement] = []
     run: list[str] = []
     exact: list[str] | None = []
 
     def close_run() -> None:
         if run:
-            candidates.append(frozenset({"".join(run)}))
+            groups.append(frozenset({"".join(run)}))
             run.clear()
 
     def add_text(text: str) -> None:
@@ -101,7 +120,7 @@ def _sequence(items: list[tuple[Any, Any]]) -> tuple[Requirement | None, str | N
                 exact.append(ch)
         elif op in (c.SUBPATTERN, c.ATOMIC_GROUP):
             inner = av[-1] if op is c.SUBPATTERN else av
-            requirement, inner_exact = _sequence(list(inner))
+            inner_groups, inner_exact = _sequence(list(inner))
             if inner_exact is not None:
                 add_text(inner_exact)
                 if exact is not None:
@@ -109,27 +128,24 @@ def _sequence(items: list[tuple[Any, Any]]) -> tuple[Requirement | None, str | N
             else:
                 close_run()
                 exact = None
-                if requirement is not None:
-                    candidates.append(requirement)
+                groups.extend(inner_groups)
         elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
             low, _high, item = av
             close_run()
             exact = None
             if low >= 1:
-                requirement, _ = _sequence(list(item))
-                if requirement is not None:
-                    candidates.append(requirement)
+                groups.extend(_sequence(list(item))[0])
         elif op is c.BRANCH:
             close_run()
             exact = None
-            alternatives = [_sequence(list(branch))[0] for branch in av[1]]
+            alternatives = [_best(_sequence(list(branch))[0]) for branch in av[1]]
             if all(alt is not None for alt in alternatives):
-                candidates.append(frozenset().union(*(alt for alt in alternatives if alt is not None)))
+                groups.append(frozenset().union(*(alt for alt in alternatives if alt is not None)))
         else:
             close_run()
             exact = None
     close_run()
-    return _best(candidates), (None if exact is None else "".join(exact))
+    return [g for g in groups if g and "" not in g], (None if exact is None else "".join(exact))
 
 
 def _best(candidates: Sequence[Requirement | None]) -> Requirement | None:

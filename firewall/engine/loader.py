@@ -15,6 +15,7 @@ import regex
 import yaml
 
 from .errors import SignatureError
+from .literals import fold
 from .model import PARANOIA_LEVELS, Severity, Signature
 from .transforms import TRANSFORMS
 
@@ -162,6 +163,22 @@ def _strings(value: Any, what: str, name: str, line: int, sig_id: str, allow_emp
     return tuple(value)
 
 
+def _prefilter(value: Any, name: str, line: int, sig_id: str) -> tuple[tuple[str, ...], ...]:
+    """A list of literals (one group: any of them), or a list of such lists (every group needed)."""
+    if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+        groups = tuple(_strings(v, "prefilter", name, line, sig_id) for v in value)
+    else:
+        group = _strings(value, "prefilter", name, line, sig_id, allow_empty=True)
+        groups = (group,) if group else ()
+    for group in groups:
+        for literal in group:
+            if not literal or fold(literal) != literal or any(ch.isspace() for ch in literal):
+                raise SignatureError(
+                    name, line, f"prefilter literal {literal!r} must be lower case, without spaces", sig_id
+                )
+    return groups
+
+
 def _signature(entry: Any, node: yaml.Node, family: str, name: str, known_patterns: Container[str]) -> Signature:
     line = _line_of(node)
     if not isinstance(entry, dict) or not isinstance(node, yaml.MappingNode):
@@ -199,12 +216,7 @@ def _signature(entry: Any, node: yaml.Node, family: str, name: str, known_patter
             regex.compile(pattern)
     except regex.error as exc:
         raise SignatureError(name, at("pattern"), f"pattern does not compile: {exc}", sig_id) from None
-    prefilter = _strings(entry.get("prefilter", []), "prefilter", name, at("prefilter"), sig_id, allow_empty=True)
-    for literal in prefilter:
-        if not literal or literal != literal.lower() or any(ch.isspace() for ch in literal):
-            raise SignatureError(
-                name, at("prefilter"), f"prefilter literal {literal!r} must be lower case, without spaces", sig_id
-            )
+    prefilter = _prefilter(entry.get("prefilter", []), name, at("prefilter"), sig_id)
     tags = _strings(entry.get("tags", []), "tags", name, at("tags"), sig_id, allow_empty=True)
     examples = entry["examples"]
     if not isinstance(examples, dict) or set(examples) - {"match", "no_match"}:

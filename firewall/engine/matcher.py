@@ -137,23 +137,18 @@ def _plain_candidates(rules: RuleSet, items: list[tuple[str, str]]) -> dict[int,
     folded texts are joined with newlines (which plain texts and literals never contain) and
     scanned once."""
     plain = [index for index, (_, text) in enumerate(items) if ANY_TRIGGER.search(text) is None]
-    candidates: dict[int, set[int]] = {index: set(rules.always) for index in plain}
     if not plain or rules.automaton is None:
-        return candidates
+        return {index: set(rules.always) for index in plain}
     folded = [fold(items[index][1]) for index in plain]
     starts = []
     position = 0
     for text in folded:
         starts.append(position)
         position += len(text) + 1
-    seen: set[tuple[int, int]] = set()
-    owners = rules.literal_owners
+    found: dict[int, set[int]] = {}
     for end, literal_id in rules.automaton.iter("\n".join(folded)):
-        field_index = plain[bisect_right(starts, end) - 1]
-        if (field_index, literal_id) not in seen:
-            seen.add((field_index, literal_id))
-            candidates[field_index] |= owners[literal_id]
-    return candidates
+        found.setdefault(plain[bisect_right(starts, end) - 1], set()).add(literal_id)
+    return {index: rules.satisfied(found.get(index, ())) | rules.always for index in plain}
 
 
 def _decoded_candidates(rules: RuleSet, texts: _FieldTexts) -> set[int]:

@@ -42,7 +42,7 @@ class Signature:
     tags: tuple[str, ...] = ()
     match_examples: tuple[str, ...] = ()
     no_match_examples: tuple[str, ...] = ()
-    prefilter: tuple[str, ...] = ()
+    prefilter: tuple[tuple[str, ...], ...] = ()
     """Literals declared by the author; when empty, they are derived from the pattern."""
     file: str = ""
     line: int = 0

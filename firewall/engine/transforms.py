@@ -131,14 +131,18 @@ def unicode_nfkc(text: str) -> str:
 
 
 def lowercase(text: str) -> str:
-    return text.lower()
+    lowered = text.lower()
+    return text if lowered == text else lowered  # the same object lets later steps share work
 
 
 _WHITESPACE_RUN = regex.compile(r"\s+")
+_COMPRESSIBLE = regex.compile(r"\s\s|[^\S ]")
 
 
 def compress_whitespace(text: str) -> str:
     """Every run of whitespace (tabs, newlines, no-break spaces...) becomes one space."""
+    if _COMPRESSIBLE.search(text) is None:
+        return text
     return _WHITESPACE_RUN.sub(" ", text)
 
 
@@ -166,6 +170,7 @@ _IFS = regex.compile(r"\$\{?IFS(?:[%#]+[^}]*)?\}?|\$\{[^}]{0,20}:-? ?\}")
 _EMPTY_EXPANSIONS = regex.compile(r"\$@|\$\*|\$\{?[0-9]\}?(?=[A-Za-z/])")
 _BRACE_LIST = regex.compile(r"\{([^{}\s]{0,200},[^{}\s]{0,200})\}")
 _CMD_QUOTES = str.maketrans("", "", "\\'\"^`")
+_CMD_QUOTE_CHARS = regex.compile(r"[\\'\"^`]")
 
 
 def cmdline_normalize(text: str) -> str:
@@ -177,6 +182,8 @@ def cmdline_normalize(text: str) -> str:
         text = _EMPTY_EXPANSIONS.sub("", text)
     if "{" in text:
         text = _BRACE_LIST.sub(lambda m: m.group(1).replace(",", " "), text)
+    if _CMD_QUOTE_CHARS.search(text) is None:
+        return text
     return text.translate(_CMD_QUOTES)
 
 

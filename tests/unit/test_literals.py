@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 import regex
 
-from firewall.engine.compiler import compile_signatures
-from firewall.engine.literals import MIN_LITERAL_LENGTH, derive_literals
+from firewall.engine.compiler import compile_signatures, requirements
+from firewall.engine.literals import MIN_LITERAL_LENGTH, derive_literals, fold
 from firewall.engine.matcher import inspect_fields
 from firewall.engine.model import Signature
 from firewall.engine.transforms import apply_chain
@@ -84,12 +84,12 @@ def test_derived_literals_are_lower_case_long_enough_and_without_whitespace() ->
 
 
 def test_shipped_examples_contain_a_fast_pattern_literal(bundled_signatures: tuple[Signature, ...]) -> None:
-    """For every example the regex matches (after the signature's transforms), the lower-cased text
-    holds one of the declared or derived literals: otherwise the prefilter would hide a detection."""
+    """For every example the regex matches (after the signature's transforms), the folded text holds
+    a literal of every declared and derived group: otherwise the prefilter would hide a detection."""
     failures, checked = [], 0
     for sig in bundled_signatures:
-        literals = frozenset(sig.prefilter) if sig.prefilter else derive_literals(sig.pattern)
-        if literals is None:
+        groups = requirements(sig)
+        if groups is None:
             continue  # no fast pattern: the regex runs on every field
         compiled = regex.compile(sig.pattern)
         for example in (*sig.match_examples, *sig.no_match_examples):
@@ -97,9 +97,10 @@ def test_shipped_examples_contain_a_fast_pattern_literal(bundled_signatures: tup
             if compiled.search(text) is None:
                 continue
             checked += 1
-            lowered = text.lower()
-            if not any(literal in lowered for literal in literals):
-                failures.append(f"{sig.file}:{sig.line} {sig.id}: none of {sorted(literals)} in {lowered!r}")
+            lowered = fold(text)
+            for group in groups:
+                if not any(literal in lowered for literal in group):
+                    failures.append(f"{sig.file}:{sig.line} {sig.id}: none of {sorted(group)} in {lowered!r}")
     assert failures == []
     assert checked >= len(bundled_signatures)  # most signatures have a fast pattern and several examples
 

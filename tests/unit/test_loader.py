@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from firewall import Firewall
 from firewall.engine.errors import FirewallError, SignatureError
 from firewall.engine.loader import load_directory, load_file, parse_text
 from firewall.engine.model import Severity
@@ -56,7 +57,7 @@ def test_valid_file_loads_every_field(fixtures_dir: Path) -> None:
     assert first.prefilter == ()
     assert sigs[1].targets == ("s3.key",)
     assert sigs[2].paranoia == 2
-    assert sigs[3].prefilter == ("passwd",)
+    assert sigs[3].prefilter == (("passwd",),)
 
 
 def test_each_signature_knows_its_file_and_line(fixtures_dir: Path, find_line: Callable[..., int]) -> None:
@@ -81,8 +82,21 @@ def test_optional_keys_and_a_description_are_accepted() -> None:
         "    title:", "    description: why\n    tags: [a]\n    prefilter: [attack]\n    title:"
     )
     (sig,) = parse_text(text)
-    assert sig.prefilter == ("attack",)
+    assert sig.prefilter == (("attack",),)
     assert sig.tags == ("a",)
+
+
+def test_prefilter_groups_must_all_be_present() -> None:
+    sigs = parse_text(
+        "family: t\nsignatures:\n  - id: FW-T-001\n    title: t\n    severity: critical\n    paranoia: 1\n"
+        "    targets: [any]\n    transforms: [lowercase]\n    pattern: 'curl'\n"
+        "    prefilter: [[';', '|'], [curl]]\n    examples: {match: ['; curl x'], no_match: [curl]}\n",
+        "t.yaml",
+    )
+    assert sigs[0].prefilter == ((";", "|"), ("curl",))
+    firewall = Firewall(sigs)
+    assert firewall.inspect("x; curl evil").detected
+    assert not firewall.inspect("curl evil").detected  # the pattern would match: the groups gate it
 
 
 @pytest.mark.parametrize("level", [1, 2, 3, 4])
