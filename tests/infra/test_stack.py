@@ -66,7 +66,7 @@ def test_firewalls_may_publish_quarantine_notifications(template: assertions.Tem
     topic_id = logical_id(template, "AWS::SNS::Topic", "QuarantineNotifications")
     publishers = [name for name, s in _firewall_statements(template) if "sns:Publish" in _actions(s)]
     assert len(set(publishers)) == 3
-    for name, statement in _firewall_statements(template):
+    for _name, statement in _firewall_statements(template):
         if "sns:Publish" in _actions(statement):
             assert statement["Resource"] == {"Ref": topic_id}
 
