@@ -210,6 +210,7 @@ class EventFirewall(Construct):
         self.code = code or firewall_code(signature_dir)
         self.routes: list[InspectionFunction] = []
         self._protected: list[str] = []
+        self._buckets: list[s3.IBucket] = []
         self.node.add_validation(_NoDirectTrigger(self))
 
     # -- sources -----------------------------------------------------------------------------
@@ -312,6 +313,7 @@ class EventFirewall(Construct):
             max_event_age=Duration.hours(6),
         )
         self._protected.append(bucket.bucket_arn)
+        self._buckets.append(bucket)
         return inspection
 
     def protect_table(
@@ -380,11 +382,19 @@ class EventFirewall(Construct):
         return self.metric("RecordsFailed", **props)
 
     def grant_review(self, grantee: iam.IGrantable) -> None:
-        """Read, release (invoke the target) and delete quarantined records."""
+        """Read, release (invoke the target) and delete quarantined records. Releasing an S3 record
+        first checks that the object version still exists, hence read access to protected buckets."""
         self.quarantine.grant_review(grantee)
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.target.function_arn])
         )
+        if self._buckets:
+            grantee.grant_principal.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["s3:GetObject", "s3:GetObjectVersion"],
+                    resources=[bucket.arn_for_objects("*") for bucket in self._buckets],
+                )
+            )
 
     def _alarm(
         self, inspection: InspectionFunction, name: str, metric: cloudwatch.IMetric, threshold: float = 1

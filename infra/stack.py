@@ -47,6 +47,7 @@ class FirewallStack(Stack):
         self.code = firewall_code()
         """One bundle serves every route's function."""
         self.firewalls: dict[str, EventFirewall] = {}
+        self.source_buckets: list[s3.IBucket] = []
         self.inspections: dict[str, InspectionFunction] = {}
         for route in config.routes:
             self._add_route(route)
@@ -56,6 +57,12 @@ class FirewallStack(Stack):
             f"AwsSolutions-IAM5[Resource::{quarantine_arn}/*]",
             "Reviewers act on any quarantined record: the bucket's objects are the unit of review",
         )
+        for bucket in self.source_buckets:
+            acknowledge(
+                self.reviewer_policy,
+                f"AwsSolutions-IAM5[Resource::{arn_in_finding(bucket, bucket.bucket_arn)}/*]",
+                "Releasing an S3 record first reads the object version it names, which can be any key",
+            )
         self._dashboard()
         self._acknowledge_cdk_helpers()
         CfnOutput(self, "QuarantineBucketName", value=self.quarantine.bucket.bucket_name)
@@ -105,7 +112,6 @@ class FirewallStack(Stack):
             memory_size=s.memory_mb,
             code=self.code,
         )
-        firewall.grant_review(self.reviewer_policy)
         source = route.source
         if source.kind == "queue":
             inspection = firewall.protect_queue(
@@ -115,8 +121,10 @@ class FirewallStack(Stack):
                 max_batching_window=Duration.seconds(s.batching_window_seconds),
             )
         elif source.kind == "bucket":
+            bucket = self._bucket(route)
+            self.source_buckets.append(bucket)
             inspection = firewall.protect_bucket(
-                self._bucket(route), route=route.name, prefix=source.prefix or None, suffix=source.suffix or None
+                bucket, route=route.name, prefix=source.prefix or None, suffix=source.suffix or None
             )
         else:
             inspection = firewall.protect_table(
@@ -127,6 +135,7 @@ class FirewallStack(Stack):
                 max_record_age=Duration.hours(s.max_record_age_hours),
                 max_batching_window=Duration.seconds(s.batching_window_seconds),
             )
+        firewall.grant_review(self.reviewer_policy)
         self.firewalls[route.name] = firewall
         self.inspections[route.name] = inspection
         CfnOutput(self, f"Route{_camel(route.name)}Function", value=inspection.function.function_name)
