@@ -42,6 +42,7 @@ demo: setup
 
 bench: setup
 	$(PY) bench/performance.py
+	$(PY) bench/handler.py
 	@if [ -d "$(CORPUS)" ]; then $(PY) bench/detection.py $(CORPUS); else echo "no corpus at $(CORPUS): set CORPUS=DIR for the detection benchmark"; fi
 
 synth: setup
