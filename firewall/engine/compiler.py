@@ -14,7 +14,7 @@ from typing import Any
 import ahocorasick
 import regex
 
-from .literals import derive_requirements
+from .literals import MIN_LITERAL_LENGTH, derive_requirements
 from .model import PARANOIA_LEVELS, Signature
 
 
@@ -49,10 +49,14 @@ class RuleSet:
     version: str
     """A hash of every signature's definition: changes whenever any rule changes."""
     automaton: Any
+    """Holds the strong groups (every literal 3+ characters; at least each signature's strongest
+    group): weak literals (a quote, `=`) would stop the automaton every few characters."""
     literal_owners: tuple[tuple[tuple[int, int], ...], ...]
     """For each literal id in the automaton, the (signature, group bit) pairs it satisfies."""
     complete: tuple[int, ...]
-    """Per signature, the bit mask of all its groups: it is a candidate once all are satisfied."""
+    """Per signature, the bit mask of its automaton groups: all must be satisfied."""
+    weak: tuple[tuple[frozenset[str], ...], ...]
+    """Per signature, its weak groups: substring tests on the few texts that pass the automaton."""
     always: frozenset[int]
     targeted: frozenset[int]
     chain_members: dict[tuple[str, ...], frozenset[int]]
@@ -73,19 +77,24 @@ class RuleSet:
         return cached
 
     def literal_hits(self, lowered: str) -> set[int]:
-        """Signatures whose every literal group occurs in `lowered` (folded text)."""
+        """Signatures all of whose literal groups occur in `lowered` (folded text)."""
         if self.automaton is None:
             return set()
-        return self.satisfied({literal_id for _end, literal_id in self.automaton.iter(lowered)})
+        return self.satisfied({literal_id for _end, literal_id in self.automaton.iter(lowered)}, lowered)
 
-    def satisfied(self, literal_ids: Iterable[int]) -> set[int]:
-        """Signatures all of whose groups the given literals satisfy."""
+    def satisfied(self, literal_ids: Iterable[int], lowered: str) -> set[int]:
+        """Signatures whose automaton groups the found literals all satisfy and whose weak groups
+        `lowered` also holds."""
         masks: dict[int, int] = {}
         for literal_id in literal_ids:
             for index, bit in self.literal_owners[literal_id]:
                 masks[index] = masks.get(index, 0) | bit
-        complete = self.complete
-        return {index for index, mask in masks.items() if mask == complete[index]}
+        complete, weak = self.complete, self.weak
+        return {
+            index
+            for index, mask in masks.items()
+            if mask == complete[index] and all(any(literal in lowered for literal in group) for group in weak[index])
+        }
 
 
 Groups = tuple[frozenset[str], ...]
@@ -100,6 +109,11 @@ def requirements(sig: Signature, known: Mapping[str, list[list[str]] | None] | N
         derived = derive_requirements(sig.pattern)
     groups = tuple(frozenset(group) for group in sig.prefilter) + (derived or ())
     return groups or None
+
+
+def _strength(group: frozenset[str]) -> tuple[int, int]:
+    """Longer shortest literal first, then fewer alternatives: what makes a selective prefilter."""
+    return (min(len(literal) for literal in group), -len(group))
 
 
 def signature_set_version(signatures: Iterable[Signature]) -> str:
@@ -132,12 +146,16 @@ def compile_signatures(
     owners: defaultdict[int, set[tuple[int, int]]] = defaultdict(set)
     chains: defaultdict[tuple[str, ...], set[int]] = defaultdict(set)
     complete: list[int] = []
+    weak: list[tuple[frozenset[str], ...]] = []
     for index, sig in enumerate(active):
         groups = requirements(sig, known_literals)
         compiled.append(CompiledSignature(sig, sig.transforms, groups, index))
         chains[sig.transforms].add(index)
-        complete.append((1 << len(groups or ())) - 1)
-        for position, group in enumerate(groups or ()):
+        ranked = sorted(groups or (), key=_strength, reverse=True)
+        strong = [g for g in ranked if _strength(g)[0] >= MIN_LITERAL_LENGTH] or ranked[:1]
+        weak.append(tuple(g for g in ranked if g not in strong))
+        complete.append((1 << len(strong)) - 1)
+        for position, group in enumerate(strong):
             for literal in group:
                 owners[literal_ids.setdefault(literal, len(literal_ids))].add((index, 1 << position))
     automaton = None
@@ -153,6 +171,7 @@ def compile_signatures(
         automaton=automaton,
         literal_owners=tuple(tuple(sorted(owners[i])) for i in range(len(literal_ids))),
         complete=tuple(complete),
+        weak=tuple(weak),
         always=frozenset(c.index for c in compiled if c.literals is None),
         targeted=frozenset(c.index for c in compiled if not c.signature.applies_everywhere),
         chain_members={chain: frozenset(members) for chain, members in chains.items()},

@@ -69,13 +69,14 @@ class _FieldTexts:
     def get(self, chain: tuple[str, ...]) -> str:
         text = self._chains.get(chain)
         if text is None:
-            previous = self.get(chain[:-1])
-            key = (chain[-1], id(previous))
-            text = self._steps.get(key)
-            if text is None:
-                text = TRANSFORMS[chain[-1]].function(previous)
-                self._steps[key] = text
-                self._alive.append(text)
+            text = self._chains[()]
+            for name in chain:
+                key = (name, id(text))
+                output = self._steps.get(key)
+                if output is None:
+                    output = self._steps[key] = TRANSFORMS[name].function(text)
+                    self._alive.append(output)
+                text = output
             self._chains[chain] = text
         return text
 
@@ -115,7 +116,7 @@ def inspect_fields(
         texts = _FieldTexts(text)
         found = plain.get(index)
         candidates = _applicable(rules, path, _decoded_candidates(rules, texts) if found is None else found)
-        if not _run(rules, path, texts, candidates, limits, budget, findings, hit_counts, exclusions):
+        if candidates and not _run(rules, path, texts, candidates, limits, budget, findings, hit_counts, exclusions):
             break
     return findings
 
@@ -147,8 +148,11 @@ def _plain_candidates(rules: RuleSet, items: list[tuple[str, str]]) -> dict[int,
         position += len(text) + 1
     found: dict[int, set[int]] = {}
     for end, literal_id in rules.automaton.iter("\n".join(folded)):
-        found.setdefault(plain[bisect_right(starts, end) - 1], set()).add(literal_id)
-    return {index: rules.satisfied(found.get(index, ())) | rules.always for index in plain}
+        found.setdefault(bisect_right(starts, end) - 1, set()).add(literal_id)
+    candidates = {index: set(rules.always) for index in plain}
+    for position, literal_ids in found.items():
+        candidates[plain[position]] |= rules.satisfied(literal_ids, folded[position])
+    return candidates
 
 
 def _decoded_candidates(rules: RuleSet, texts: _FieldTexts) -> set[int]:
