@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import error_code
+
 MAX_SYNC_PAYLOAD = 5_800_000
 """Lambda accepts 6 MB for a synchronous invoke; events larger than this are sent in parts."""
 
@@ -37,7 +39,7 @@ class Forwarder:
                 Payload=json.dumps(event).encode("utf-8"),
             )
         except Exception as exc:
-            return InvokeResult(False, reason=f"invoke failed: {_error_code(exc)}")
+            return InvokeResult(False, reason=f"invoke failed: {error_code(exc)}")
         payload = response["Payload"].read() if "Payload" in response else b""
         if response.get("FunctionError"):
             return InvokeResult(False, reason=f"target raised ({response['FunctionError']})")
@@ -52,7 +54,7 @@ class Forwarder:
                 Payload=json.dumps(event).encode("utf-8"),
             )
         except Exception as exc:
-            raise ForwardError(f"asynchronous invoke of the target failed: {_error_code(exc)}") from None
+            raise ForwardError(f"asynchronous invoke of the target failed: {error_code(exc)}") from None
         if response.get("StatusCode") not in (202, 200):
             raise ForwardError(f"asynchronous invoke returned status {response.get('StatusCode')}")
 
@@ -71,12 +73,6 @@ def _batch_item_failures(payload: bytes) -> list[str]:
         if isinstance(item, dict) and item.get("itemIdentifier") is not None:
             ids.append(str(item["itemIdentifier"]))
     return ids
-
-
-def _error_code(exc: Exception) -> str:
-    """The AWS error code (TooManyRequestsException...) or the exception class: never a payload."""
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-    return str(code) if code else type(exc).__name__
 
 
 def split_by_size(records: list[dict[str, Any]], limit: int = MAX_SYNC_PAYLOAD) -> list[list[dict[str, Any]]]:

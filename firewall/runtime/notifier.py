@@ -8,6 +8,7 @@ from typing import Any
 
 from ..engine.model import Verdict
 from ..sources.base import Record
+from .errors import error_code
 
 MAX_SINGLE_MESSAGES = 10
 """Per invocation; a flood of quarantined records becomes one digest instead of a mail storm."""
@@ -62,6 +63,5 @@ class Notifier:
             try:
                 self.sns.publish(TopicArn=self.topic_arn, Subject=subject[:100], Message=json.dumps(message))
             except Exception as exc:
-                code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
-                problems.append(f"notification failed ({code})")
+                problems.append(f"notification failed ({error_code(exc)})")
         return problems

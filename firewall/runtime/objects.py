@@ -6,6 +6,7 @@ from typing import Any
 
 from ..sources.base import Field
 from ..sources.s3_object import ObjectContent, decode_object
+from .errors import MISSING_OBJECT_CODES, error_code
 
 
 class ObjectReader:
@@ -21,8 +22,8 @@ class ObjectReader:
         try:
             response = self.s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{self.max_bytes - 1}", **version)
         except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-            if code in ("NoSuchKey", "NoSuchVersion", "404"):
+            code = error_code(exc)
+            if code in MISSING_OBJECT_CODES:
                 return ObjectContent(problems=[])
             if code == "InvalidRange":  # an empty object
                 return ObjectContent()

@@ -22,6 +22,7 @@ from ..engine.model import Verdict
 from ..sources import Batch, parse_event, to_event
 from ..sources.base import Record
 from .audit import Audit
+from .errors import error_code
 from .forwarder import Forwarder, ForwardError, split_by_size
 from .notifier import Notifier
 from .objects import ObjectReader
@@ -132,7 +133,7 @@ class Processor:
             try:
                 content = self.reader.read(bucket, key, version)
             except Exception as exc:
-                code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
+                code = error_code(exc)
                 return _unjudged(f"object unreadable ({code})"), f"object unreadable ({code})"
             record.fields.extend(content.fields)
             record.problems.extend(content.problems)
@@ -153,8 +154,7 @@ class Processor:
         try:
             key = self.quarantine.store(item.record, item.verdict, source_arn=batch.source_arn, received=self.clock())
         except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
-            item.failure = f"quarantine write failed ({code})"
+            item.failure = f"quarantine write failed ({error_code(exc)})"
             return False
         if self.notifier is not None:
             self.notifier.quarantined(item.record, item.verdict, key)

@@ -14,6 +14,7 @@ from typing import Any
 from .. import __version__
 from ..engine.model import Verdict
 from ..sources.base import Record
+from .errors import MISSING_OBJECT_CODES, error_code
 
 SCHEMA_VERSION = 1
 STATUS_TAG = "firewall-status"
@@ -91,7 +92,7 @@ class QuarantineStore:
                     **self._encryption(),
                 )
             except Exception as exc:
-                if _is_missing(exc):
+                if error_code(exc) in MISSING_OBJECT_CODES | {"NoSuchBucket"}:
                     copies.append(
                         {
                             "bucket": bucket,
@@ -129,8 +130,3 @@ class QuarantineStore:
             **self._encryption(),
         )
         return key
-
-
-def _is_missing(exc: Exception) -> bool:
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-    return code in ("NoSuchKey", "NoSuchVersion", "404", "NoSuchBucket")

@@ -145,6 +145,22 @@ class Collector:
         """Record why part of the record could not be decoded or inspected."""
         self.problems.append(message)
 
+    def add_base64(self, path: str, encoded: Any) -> None:
+        """A binary value that arrives base64-encoded: the bytes are inspected (as text, JSON
+        opened, when they are UTF-8); undecodable base64 is a problem, and kept as it came."""
+        if not isinstance(encoded, str):
+            return
+        data, problem = decode_base64(encoded)
+        if data is None:
+            self.problem(f"{path}: {problem}")
+            self.add(path, encoded)
+            return
+        decoded = text_or_bytes(data)
+        if isinstance(decoded, str):
+            self.walk_text(path, decoded)
+        else:
+            self.add(path, decoded)
+
     def walk(self, path: str, value: Any, *, depth: int = 0, layers: int = 0) -> None:
         """Flatten `value` under `path`: strings and keys become fields, JSON strings are opened."""
         stack = [_Item(path, value, depth, layers)]

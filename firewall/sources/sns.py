@@ -12,9 +12,7 @@ from firewall.sources.fields import (
     Limits,
     as_str,
     child_path,
-    decode_base64,
     member,
-    text_or_bytes,
 )
 
 SOURCE = "sns"
@@ -28,17 +26,8 @@ def add_attribute(collector: Collector, path: str, attribute: Any) -> None:
         return
     if member(attribute, "Type") != "Binary":
         collector.walk_text(path, value)
-        return
-    data, problem = decode_base64(value)
-    if data is None:
-        collector.problem(f"{path}: {problem}")
-        collector.add(path, value)
-        return
-    decoded = text_or_bytes(data)
-    if isinstance(decoded, str):
-        collector.walk_text(path, decoded)
     else:
-        collector.add(path, decoded)
+        collector.add_base64(path, value)
 
 
 def add_attributes(collector: Collector, prefix: str, attributes: Any) -> None:

@@ -12,9 +12,7 @@ from firewall.sources.fields import (
     Limits,
     as_str,
     child_path,
-    decode_base64,
     member,
-    text_or_bytes,
 )
 
 SOURCE = "sqs"
@@ -29,33 +27,17 @@ def _attribute_member(attribute: Any, name: str) -> Any:
     return value if value is not None else member(attribute, name[0].upper() + name[1:])
 
 
-def _add_binary(collector: Collector, path: str, encoded: Any) -> None:
-    """A binary value arrives base64-encoded: inspect the bytes (as text when they are UTF-8)."""
-    if not isinstance(encoded, str):
-        return
-    data, problem = decode_base64(encoded)
-    if data is None:
-        collector.problem(f"{path}: {problem}")
-        collector.add(path, encoded)
-        return
-    decoded = text_or_bytes(data)
-    if isinstance(decoded, str):
-        collector.walk_text(path, decoded)
-    else:
-        collector.add(path, decoded)
-
-
 def add_attribute(collector: Collector, path: str, attribute: Any) -> None:
     """One message attribute: its string value, binary value and (unused by SQS today) list values."""
     string_value = as_str(_attribute_member(attribute, "stringValue"))
     if string_value is not None:
         collector.walk_text(path, string_value)
-    _add_binary(collector, path, _attribute_member(attribute, "binaryValue"))
+    collector.add_base64( path, _attribute_member(attribute, "binaryValue"))
     for index, item in enumerate(_attribute_member(attribute, "stringListValues") or []):
         if isinstance(item, str):
             collector.walk_text(f"{path}[{index}]", item)
     for index, item in enumerate(_attribute_member(attribute, "binaryListValues") or []):
-        _add_binary(collector, f"{path}[{index}]", item)
+        collector.add_base64( f"{path}[{index}]", item)
 
 
 def add_attributes(collector: Collector, attributes: Any) -> None:

@@ -1,0 +1,11 @@
+"""What the runtime may say about an AWS error: its code, never its message (which can echo input)."""
+
+from __future__ import annotations
+
+MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "404"})
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code (`TooManyRequestsException`...), or the exception's class name."""
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+    return str(code) if code else type(exc).__name__
