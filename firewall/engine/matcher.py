@@ -113,8 +113,10 @@ def inspect_fields(
     plain = _plain_candidates(rules, items)
     hit_counts: dict[int, int] = {}
     for index, (path, text) in enumerate(items):
-        texts = _FieldTexts(text)
         found = plain.get(index)
+        if found is not None and not found:
+            continue  # a plain field no signature could match: the common case
+        texts = _FieldTexts(text)
         candidates = _applicable(rules, path, _decoded_candidates(rules, texts) if found is None else found)
         if candidates and not _run(rules, path, texts, candidates, limits, budget, findings, hit_counts, exclusions):
             break
@@ -149,7 +151,7 @@ def _plain_candidates(rules: RuleSet, items: list[tuple[str, str]]) -> dict[int,
     found: dict[int, set[int]] = {}
     for end, literal_id in rules.automaton.iter("\n".join(folded)):
         found.setdefault(bisect_right(starts, end) - 1, set()).add(literal_id)
-    candidates = {index: set(rules.always) for index in plain}
+    candidates: dict[int, set[int]] = {index: set(rules.always) for index in plain}
     for position, literal_ids in found.items():
         candidates[plain[position]] |= rules.satisfied(literal_ids, folded[position])
     return candidates
