@@ -164,7 +164,10 @@ def _strings(value: Any, what: str, name: str, line: int, sig_id: str, allow_emp
 
 
 def _prefilter(value: Any, name: str, line: int, sig_id: str) -> tuple[tuple[str, ...], ...]:
-    """A list of literals (one group: any of them), or a list of such lists (every group needed)."""
+    """A list of literals (one group: any of them), or a list of such lists (every group needed).
+
+    Literals may hold whitespace (a newline that a command injection needs): plain fields reach the
+    automaton unchanged but for case, and decoded fields as each chain leaves them."""
     if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
         groups = tuple(_strings(v, "prefilter", name, line, sig_id) for v in value)
     else:
@@ -172,10 +175,8 @@ def _prefilter(value: Any, name: str, line: int, sig_id: str) -> tuple[tuple[str
         groups = (group,) if group else ()
     for group in groups:
         for literal in group:
-            if not literal or fold(literal) != literal or any(ch.isspace() for ch in literal):
-                raise SignatureError(
-                    name, line, f"prefilter literal {literal!r} must be lower case, without spaces", sig_id
-                )
+            if not literal or fold(literal) != literal:
+                raise SignatureError(name, line, f"prefilter literal {literal!r} must be non-empty, lower case", sig_id)
     return groups
 
 
