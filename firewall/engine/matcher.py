@@ -171,16 +171,37 @@ def _plain_candidates(rules: RuleSet, items: list[tuple[str, str]]) -> dict[int,
 
 
 def _decoded_candidates(rules: RuleSet, texts: _FieldTexts) -> set[int]:
-    """Candidates of a field some decoder changes: one scan per distinct decoded text."""
+    """Candidates of a field some decoder changes: one scan per distinct decoded text. A chain
+    that holds none of the decoders acting on the field leaves it as it is but for case, so all
+    such chains share the scan of the field itself."""
+    raw = texts.get(())
+    acting = acting_decoders(raw)
     found = set(rules.always)
     scanned: dict[int, set[int]] = {}
+    plain_hits: set[int] | None = None
     for chain, members in rules.chain_members.items():
+        if acting.isdisjoint(chain):
+            if plain_hits is None:
+                plain_hits = rules.literal_hits(fold(raw))
+            found |= plain_hits & members
+            continue
         low = texts.folded(chain)
         hits = scanned.get(id(low))
         if hits is None:
             hits = scanned[id(low)] = rules.literal_hits(low)
         found |= hits & members
     return found
+
+
+def acting_decoders(text: str) -> frozenset[str]:
+    """The decoders that can change `text` or its lower case: those whose trigger occurs in either.
+    Lower-casing ASCII wakes no trigger; outside ASCII it can (the Kelvin sign becomes `k`)."""
+    acting = _triggered(text)
+    return acting if text.isascii() else acting | _triggered(text.lower())
+
+
+def _triggered(text: str) -> frozenset[str]:
+    return frozenset(name for name, t in TRANSFORMS.items() if t.trigger is not None and t.trigger.search(text))
 
 
 def _run(

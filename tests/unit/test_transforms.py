@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from firewall.engine.matcher import acting_decoders
 from firewall.engine.transforms import (
     ANY_TRIGGER,
     MAX_BASE64_RUNS,
@@ -419,6 +420,33 @@ def test_chains_on_text_without_triggers_yield_the_text_up_to_case() -> None:
         chain = tuple(rng.choice(names) for _ in range(rng.randint(1, 6)))
         expected = text.lower() if "lowercase" in chain else text
         assert apply_chain(chain, text) == expected, (chain, text)
+
+
+def test_lowercase_of_ascii_creates_no_trigger() -> None:
+    """Why the matcher checks the lower case of non-ASCII text only."""
+    for text in [*CORPUS, "K" * 25, "Y2F0IC9ldGMvcGFzc3dk".upper()]:
+        if not text.isascii():
+            continue
+        for name, transform in TRANSFORMS.items():
+            if transform.trigger is not None and transform.trigger.search(text) is None:
+                assert transform.trigger.search(text.lower()) is None, (name, text)
+
+
+def test_chains_without_an_acting_decoder_yield_the_text_up_to_case() -> None:
+    rng = random.Random(11)
+    names = list(TRANSFORMS)
+    checked = 0
+    kelvin = "b3dhd3lzc253dml3c2x4emd\u212a"  # lower-cases into base64 of printable text
+    for text in [*CORPUS, kelvin, "&\u0130gl;"]:
+        acting = acting_decoders(text)
+        quiet = [n for n in names if n not in acting]
+        if not acting or not quiet:
+            continue
+        chain = tuple(rng.choice(quiet) for _ in range(rng.randint(1, 6)))
+        expected = text.lower() if "lowercase" in chain else text
+        assert apply_chain(chain, text) == expected, (chain, text)
+        checked += 1
+    assert checked >= 1000
 
 
 def test_no_transform_raises_on_random_or_broken_text() -> None:
