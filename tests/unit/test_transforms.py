@@ -436,8 +436,7 @@ def test_chains_without_an_acting_decoder_yield_the_text_up_to_case() -> None:
     rng = random.Random(11)
     names = list(TRANSFORMS)
     checked = 0
-    kelvin = "b3dhd3lzc253dml3c2x4emd\u212a"  # lower-cases into base64 of printable text
-    for text in [*CORPUS, kelvin, "&\u0130gl;"]:
+    for text in CORPUS:
         acting = acting_decoders(text)
         quiet = [n for n in names if n not in acting]
         if not acting or not quiet:
@@ -447,6 +446,12 @@ def test_chains_without_an_acting_decoder_yield_the_text_up_to_case() -> None:
         assert apply_chain(chain, text) == expected, (chain, text)
         checked += 1
     assert checked >= 1000
+
+
+def test_a_decoder_woken_by_lower_case_counts_as_acting() -> None:
+    kelvin = "b2h4bnp\u212ad2pjbnd0am16b3pp"  # runs of 7 and 16; lower-cased, base64 of printable text
+    assert apply_chain(("lowercase", "base64_decode"), kelvin) != kelvin.lower()  # the decoder does act
+    assert "base64_decode" in acting_decoders(kelvin)
 
 
 def test_no_transform_raises_on_random_or_broken_text() -> None:
