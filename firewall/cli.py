@@ -14,6 +14,7 @@ from .engine.checks import Problem, check_examples, lint
 from .engine.errors import FirewallError
 from .engine.loader import load_directory
 from .engine.model import MODES, ON_ERROR_POLICIES, Verdict
+from .local.command import add_parser as add_local_parser
 from .review.commands import add_parser as add_quarantine_parser
 
 EXIT_CLEAN, EXIT_DETECTED, EXIT_BAD_INPUT = 0, 1, 2
@@ -60,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--strict", action="store_true", help="warnings fail too")
         sub.set_defaults(run=run)
     add_quarantine_parser(commands)
+    add_local_parser(commands)
     return parser
 
 
