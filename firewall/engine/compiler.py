@@ -14,8 +14,12 @@ from typing import Any
 import ahocorasick
 import regex
 
-from .literals import MIN_LITERAL_LENGTH, derive_requirements
+from .literals import derive_requirements
 from .model import PARANOIA_LEVELS, Signature
+
+AUTOMATON_LITERAL_LENGTH = 2
+"""Groups whose literals are all this long go in the automaton; groups with single characters are
+checked on the candidates afterwards."""
 
 
 class CompiledSignature:
@@ -50,13 +54,14 @@ class RuleSet:
     """A hash of every signature's definition: changes whenever any rule changes."""
     automaton: Any
     """Holds the strong groups (every literal 3+ characters; at least each signature's strongest
-    group): weak literals (a quote, `=`) would stop the automaton every few characters."""
+    group): single characters (a quote, `=`) would stop the automaton every few characters."""
     literal_owners: tuple[tuple[tuple[int, int], ...], ...]
     """For each literal id in the automaton, the (signature, group bit) pairs it satisfies."""
     complete: tuple[int, ...]
     """Per signature, the bit mask of its automaton groups: all must be satisfied."""
-    weak: tuple[tuple[frozenset[str], ...], ...]
-    """Per signature, its weak groups: substring tests on the few texts that pass the automaton."""
+    weak: tuple[tuple[tuple[frozenset[str], tuple[str, ...]], ...], ...]
+    """Per signature, its groups holding single characters, as (characters, longer literals):
+    tested on the few texts that pass the automaton, against the set of their characters."""
     always: frozenset[int]
     targeted: frozenset[int]
     chain_members: dict[tuple[str, ...], frozenset[int]]
@@ -83,18 +88,28 @@ class RuleSet:
         return self.satisfied({literal_id for _end, literal_id in self.automaton.iter(lowered)}, lowered)
 
     def satisfied(self, literal_ids: Iterable[int], lowered: str) -> set[int]:
-        """Signatures whose automaton groups the found literals all satisfy and whose weak groups
-        `lowered` also holds."""
+        """Signatures whose automaton groups the found literals all satisfy and whose single-character
+        groups `lowered` also holds."""
         masks: dict[int, int] = {}
         for literal_id in literal_ids:
             for index, bit in self.literal_owners[literal_id]:
                 masks[index] = masks.get(index, 0) | bit
         complete, weak = self.complete, self.weak
-        return {
-            index
-            for index, mask in masks.items()
-            if mask == complete[index] and all(any(literal in lowered for literal in group) for group in weak[index])
-        }
+        characters: set[str] | None = None
+        result = set()
+        for index, mask in masks.items():
+            if mask != complete[index]:
+                continue
+            if weak[index]:
+                if characters is None:
+                    characters = set(lowered)
+                if any(
+                    characters.isdisjoint(single) and not any(literal in lowered for literal in longer)
+                    for single, longer in weak[index]
+                ):
+                    continue
+            result.add(index)
+        return result
 
 
 Groups = tuple[frozenset[str], ...]
@@ -146,14 +161,20 @@ def compile_signatures(
     owners: defaultdict[int, set[tuple[int, int]]] = defaultdict(set)
     chains: defaultdict[tuple[str, ...], set[int]] = defaultdict(set)
     complete: list[int] = []
-    weak: list[tuple[frozenset[str], ...]] = []
+    weak: list[tuple[tuple[frozenset[str], tuple[str, ...]], ...]] = []
     for index, sig in enumerate(active):
         groups = requirements(sig, known_literals)
         compiled.append(CompiledSignature(sig, sig.transforms, groups, index))
         chains[sig.transforms].add(index)
         ranked = sorted(groups or (), key=_strength, reverse=True)
-        strong = [g for g in ranked if _strength(g)[0] >= MIN_LITERAL_LENGTH] or ranked[:1]
-        weak.append(tuple(g for g in ranked if g not in strong))
+        strong = [g for g in ranked if _strength(g)[0] >= AUTOMATON_LITERAL_LENGTH] or ranked[:1]
+        weak.append(
+            tuple(
+                (frozenset(x for x in g if len(x) == 1), tuple(x for x in g if len(x) > 1))
+                for g in ranked
+                if g not in strong
+            )
+        )
         complete.append((1 << len(strong)) - 1)
         for position, group in enumerate(strong):
             for literal in group:
