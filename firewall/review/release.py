@@ -31,6 +31,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..runtime.forwarder import batch_item_failures
 from ..runtime.quarantine import STATUS_TAG
 from .actions import Clock, Outcome, iso, utc_now
 from .filters import ReviewError
@@ -279,7 +280,7 @@ class Releaser:
             return Attempt(True)
         if response.get("FunctionError"):
             return Attempt(False, f"{target} raised an error ({response['FunctionError']}{_error_type(payload)})")
-        failed = _batch_item_failures(payload)
+        failed = batch_item_failures(payload)
         if failed:
             return Attempt(False, f"{target} reported the record as failed (batchItemFailures)")
         return Attempt(True)
@@ -329,16 +330,6 @@ def _settled(stored: Stored) -> Outcome | None:
 def _shape(stored: Stored) -> str:
     source = stored.envelope.get("source")
     return "the EventBridge event" if source == "eventbridge" else f"a one-record {source} event"
-
-
-def _batch_item_failures(payload: bytes) -> list[str]:
-    try:
-        body = json.loads(payload or b"null")
-    except (ValueError, RecursionError):
-        return []
-    if not isinstance(body, dict) or not isinstance(body.get("batchItemFailures"), list):
-        return []
-    return [str(item.get("itemIdentifier")) for item in body["batchItemFailures"] if isinstance(item, dict)]
 
 
 def _error_type(payload: bytes) -> str:

@@ -43,7 +43,7 @@ class Forwarder:
         payload = response["Payload"].read() if "Payload" in response else b""
         if response.get("FunctionError"):
             return InvokeResult(False, reason=f"target raised ({response['FunctionError']})")
-        return InvokeResult(True, failed_ids=_batch_item_failures(payload))
+        return InvokeResult(True, failed_ids=batch_item_failures(payload))
 
     def invoke_async(self, event: dict[str, Any]) -> None:
         """Event invoke, as S3 and SNS invoke functions; raises ForwardError so Lambda retries."""
@@ -59,7 +59,7 @@ class Forwarder:
             raise ForwardError(f"asynchronous invoke returned status {response.get('StatusCode')}")
 
 
-def _batch_item_failures(payload: bytes) -> list[str]:
+def batch_item_failures(payload: bytes) -> list[str]:
     """The ids in `{"batchItemFailures": [{"itemIdentifier": ...}]}`; nothing if the target returns
     anything else (a plain return value means every record succeeded)."""
     try:

@@ -8,11 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,10 +22,10 @@ from fw_functional import (
     Deployed,
     Harness,
     Target,
-    free_port,
     post,
 )
 
+from firewall.local.server import MotoServer
 from firewall.local.targets import LocalTargets
 from firewall.runtime import handler as handler_module
 from firewall.runtime.clients import aws_client
@@ -39,36 +34,13 @@ from firewall.runtime.processor import Processor
 
 
 @pytest.fixture(scope="session")
-def moto_server() -> Iterator[str]:
-    """A moto server process on a free port, for the whole session; its URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A moto server process on a free port, for the whole session; its URL. The same launcher as `firewall local`."""
+    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log").start()
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"moto server exited with status {process.returncode}")
-            try:
-                with urllib.request.urlopen(url + "/moto-api/", timeout=1):
-                    break
-            except (urllib.error.URLError, ConnectionError, OSError):
-                if time.monotonic() > deadline:
-                    pytest.fail("moto server did not answer within 20 s")
-                time.sleep(0.05)
-        post(url + "/moto-api/config", {"lambda": {"use_docker": False}})
-        yield url
+        yield f"http://127.0.0.1:{server.port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        server.stop()
 
 
 @pytest.fixture(scope="session")

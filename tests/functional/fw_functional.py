@@ -14,7 +14,6 @@ import gzip
 import hashlib
 import io
 import json
-import socket
 import time
 import urllib.request
 import zipfile
@@ -57,12 +56,6 @@ MALICIOUS_BODIES = [
 
 
 # -- the moto server ---------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def post(url: str, body: Any = None) -> bytes:

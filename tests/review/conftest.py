@@ -5,52 +5,25 @@ to the very Lambda client that `firewall quarantine release` uses."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import boto3
 import pytest
-from review_support import QUARANTINE, REGION, UPLOADS, Account, Session, free_port, post
+from review_support import QUARANTINE, REGION, UPLOADS, Account, Session, post
 
+from firewall.local.server import MotoServer
 from firewall.local.targets import LocalTargets
 from firewall.review.commands import Clients
 
 
 @pytest.fixture(scope="session")
-def moto_url() -> Iterator[str]:
-    """`moto_server` on a free port for the whole session."""
-    port = free_port()
-    server = Path(sys.executable).with_name("moto_server")
-    command = [str(server)] if server.exists() else [sys.executable, "-m", "moto.server"]
-    process = subprocess.Popen(
-        [*command, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
+def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A moto server process on a free port for the whole session; its URL. The same launcher as `firewall local`."""
+    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log").start()
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"moto server exited with status {process.returncode}")
-            try:
-                with urllib.request.urlopen(url + "/moto-api/", timeout=1):
-                    break
-            except (urllib.error.URLError, ConnectionError, OSError):
-                if time.monotonic() > deadline:
-                    pytest.fail("moto server did not answer within 20 s")
-                time.sleep(0.05)
-        yield url
+        yield f"http://127.0.0.1:{server.port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        server.stop()
 
 
 @pytest.fixture(scope="session")

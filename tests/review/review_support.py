@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -34,12 +33,6 @@ CALLER = f"arn:aws:sts::{ACCOUNT}:user/moto"
 
 def target_arn(name: str) -> str:
     return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def post(url: str, body: Any = None) -> None:
