@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import html
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,8 +26,9 @@ MAX_ROUNDS = 5
 class Transform:
     name: str
     function: Callable[[str], str]
-    trigger: regex.Pattern[str] | None
-    """None: the transform may change any text (case folding)."""
+    trigger: re.Pattern[str] | None
+    """None: the transform may change any text (case folding). Compiled with the standard
+    library's engine: these simple patterns are searched on every field, and it is faster."""
     summary: str
 
 
@@ -240,7 +242,7 @@ def base64_decode(text: str) -> str:
 # --- Registry ---------------------------------------------------------------------------------
 
 def _t(name: str, function: Callable[[str], str], trigger: str | None, summary: str) -> Transform:
-    return Transform(name, function, None if trigger is None else regex.compile(trigger), summary)
+    return Transform(name, function, None if trigger is None else re.compile(trigger), summary)
 
 
 TRANSFORMS: dict[str, Transform] = {
@@ -261,9 +263,23 @@ TRANSFORMS: dict[str, Transform] = {
     )
 }
 
-ANY_TRIGGER = regex.compile(
-    "|".join(f"(?:{t.trigger.pattern})" for t in TRANSFORMS.values() if t.trigger is not None)
-)
+class _AnyTrigger:
+    """`search(text)` finds a character or sequence some transform acts on, None when every
+    transform but `lowercase` leaves the text unchanged. Checked on every field, so it is one
+    character class plus substring tests (a superset of the single triggers where that is cheaper:
+    any `&`), not one alternation of all triggers, which took several times as long."""
+
+    _characters = re.compile(r"[%+&\\\x00'\"^`${\t\n\r\x0b\x0c\x1c-\x1f\x80-\U0010ffff]")
+    _slashes = re.compile(r"(?<!:)//")
+    _base64 = TRANSFORMS["base64_decode"].trigger
+
+    def search(self, text: str) -> object | None:
+        if self._characters.search(text) or "  " in text or "/*" in text or "/./" in text:
+            return True
+        return self._slashes.search(text) or (self._base64.search(text) if self._base64 else None)
+
+
+ANY_TRIGGER = _AnyTrigger()
 """A text with no match here is left unchanged by every transform but `lowercase`."""
 
 
