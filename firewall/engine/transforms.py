@@ -211,6 +211,9 @@ def path_normalize(text: str) -> str:
 
 _BASE64_RUN = regex.compile(r"[A-Za-z0-9+/]{20,}={0,2}")
 MAX_BASE64_RUNS = 32
+MAX_BASE64_ATTEMPTS = 256
+"""Runs tried per text: a value made of thousands of base64-looking words must not cost a decode
+attempt each (the first MAX_BASE64_ATTEMPTS are tried, as an attacker's payload would be early)."""
 
 
 def _decode_base64_run(run: str) -> str | None:
@@ -230,8 +233,8 @@ def base64_decode(text: str) -> str:
     attack worth the work and are mostly identifiers) that decode to printable UTF-8 to the value,
     so that both the original and what it hides are inspected."""
     decoded: list[str] = []
-    for m in _BASE64_RUN.finditer(text):
-        if len(decoded) >= MAX_BASE64_RUNS:
+    for attempt, m in enumerate(_BASE64_RUN.finditer(text)):
+        if len(decoded) >= MAX_BASE64_RUNS or attempt >= MAX_BASE64_ATTEMPTS:
             break
         plain = _decode_base64_run(m.group(0))
         if plain is not None:

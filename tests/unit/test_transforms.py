@@ -13,6 +13,7 @@ import pytest
 from firewall.engine.matcher import acting_decoders
 from firewall.engine.transforms import (
     ANY_TRIGGER,
+    MAX_BASE64_ATTEMPTS,
     MAX_BASE64_RUNS,
     MAX_ROUNDS,
     TRANSFORMS,
@@ -216,6 +217,9 @@ def test_base64_decodes_a_bounded_number_of_runs() -> None:
     run = base64.b64encode(b"hidden text here").decode()
     out = base64_decode(" ".join([run] * (MAX_BASE64_RUNS + 10)))
     assert out.count("\nhidden text here") == MAX_BASE64_RUNS
+    binary = base64.b64encode(bytes(range(200, 218))).decode()  # valid base64 of bytes that are not text
+    noise = " ".join([binary] * MAX_BASE64_ATTEMPTS)
+    assert base64_decode(noise + " " + run) == noise + " " + run  # attempts, not only successes, are capped
 
 
 def test_apply_chain_applies_in_the_listed_order() -> None:
