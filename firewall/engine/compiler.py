@@ -66,6 +66,24 @@ class RuleSet:
     targeted: frozenset[int]
     chain_members: dict[tuple[str, ...], frozenset[int]]
     _target_cache: dict[str, frozenset[int]] = field(default_factory=dict, compare=False, repr=False)
+    _projection_cache: dict[frozenset[str], tuple[tuple[tuple[str, ...], frozenset[int]], ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def projections(self, acting: frozenset[str]) -> tuple[tuple[tuple[str, ...], frozenset[int]], ...]:
+        """The chains as they work on a text only `acting` decoders change: each reduced to those
+        decoders and lower case, and chains that reduce alike merged, with their signatures."""
+        cached = self._projection_cache.get(acting)
+        if cached is None:
+            merged: dict[tuple[str, ...], set[int]] = {}
+            for chain, members in self.chain_members.items():
+                key = tuple(name for name in chain if name in acting or name == "lowercase")
+                merged.setdefault(key, set()).update(members)
+            cached = tuple((key, frozenset(members)) for key, members in merged.items())
+            if len(self._projection_cache) > 1024:
+                self._projection_cache.clear()
+            self._projection_cache[acting] = cached
+        return cached
 
     def excluded_at(self, path: str) -> frozenset[int]:
         """Signatures with explicit targets that do not cover `path`."""

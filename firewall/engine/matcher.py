@@ -65,6 +65,7 @@ class _FieldTexts:
         self._folded: dict[int, str] = {}
         self._alive: list[str] = [text]
         """Inputs stay referenced while their id() is a cache key."""
+        self._checked: set[int] = set()
 
     def get(self, chain: tuple[str, ...]) -> str:
         text = self._chains.get(chain)
@@ -79,6 +80,15 @@ class _FieldTexts:
                 text = output
             self._chains[chain] = text
         return text
+
+    def within(self, acting: frozenset[str]) -> bool:
+        """Whether no text computed so far wakes a decoder outside `acting`."""
+        for text in self._alive[1:]:
+            if id(text) not in self._checked:
+                if not acting_decoders(text) <= acting:
+                    return False
+                self._checked.add(id(text))
+        return True
 
     def folded(self, chain: tuple[str, ...]) -> str:
         text = self.get(chain)
@@ -171,26 +181,29 @@ def _plain_candidates(rules: RuleSet, items: list[tuple[str, str]]) -> dict[int,
 
 
 def _decoded_candidates(rules: RuleSet, texts: _FieldTexts) -> set[int]:
-    """Candidates of a field some decoder changes: one scan per distinct decoded text. A chain
-    that holds none of the decoders acting on the field leaves it as it is but for case, so all
-    such chains share the scan of the field itself."""
-    raw = texts.get(())
-    acting = acting_decoders(raw)
+    """Candidates of a field some decoder changes. Only the decoders acting on the field can
+    change it, so each chain is evaluated reduced to them (and lower case): a few evaluations
+    instead of one per chain. That holds while no decoding wakes another decoder (`%26lt%3B`
+    decodes into an HTML entity); when one does, every chain is evaluated in full."""
+    acting = acting_decoders(texts.get(()))
     found = set(rules.always)
     scanned: dict[int, set[int]] = {}
-    plain_hits: set[int] | None = None
+    for chain, members in rules.projections(acting):
+        found |= _chain_hits(rules, texts, chain, scanned) & members
+    if texts.within(acting):
+        return found
+    found = set(rules.always)
     for chain, members in rules.chain_members.items():
-        if acting.isdisjoint(chain):
-            if plain_hits is None:
-                plain_hits = rules.literal_hits(fold(raw))
-            found |= plain_hits & members
-            continue
-        low = texts.folded(chain)
-        hits = scanned.get(id(low))
-        if hits is None:
-            hits = scanned[id(low)] = rules.literal_hits(low)
-        found |= hits & members
+        found |= _chain_hits(rules, texts, chain, scanned) & members
     return found
+
+
+def _chain_hits(rules: RuleSet, texts: _FieldTexts, chain: tuple[str, ...], scanned: dict[int, set[int]]) -> set[int]:
+    low = texts.folded(chain)
+    hits = scanned.get(id(low))
+    if hits is None:
+        hits = scanned[id(low)] = rules.literal_hits(low)
+    return hits
 
 
 def acting_decoders(text: str) -> frozenset[str]:
@@ -232,8 +245,7 @@ def _run(
             match = compiled.pattern.search(subject, timeout=min(limits.regex_timeout, remaining))
         except TimeoutError:
             findings.error = (
-                f"signature {compiled.signature.id} exceeded its time budget of "
-                f"{limits.regex_timeout:g}s at {path}"
+                f"signature {compiled.signature.id} exceeded its time budget of {limits.regex_timeout:g}s at {path}"
             )
             return False
         if match is not None:

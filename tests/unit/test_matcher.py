@@ -374,3 +374,28 @@ def test_fields_judged_together_get_the_candidates_they_get_alone(bundled_signat
         for index, (path, text) in enumerate(items):
             alone, _ = record_candidates(rules, [(path, text)])
             assert together[index] == alone[0], (items, index)
+
+
+def test_a_decoder_woken_by_another_is_still_applied(make_sig: SigFactory) -> None:
+    """Percent-decoding `%26lt%3B` yields `&lt;`, an HTML entity: the field's chains cannot be
+    reduced to the decoders its raw text wakes, and the signature must still see `<script`."""
+    sig = make_sig(pattern="<script", transforms=["url_decode", "html_entity_decode", "lowercase"])
+    assert _ids(_scan([sig], [("value", "%26lt%3BSCRIPT%26gt%3Balert(1)")])) == ["FW-UNIT-001"]
+    assert _ids(_scan([sig], [("value", "%26lt%3Bscrap%26gt%3B")])) == []
+
+
+def test_reduced_chains_give_the_candidates_of_the_full_chains(bundled_signatures: tuple[Signature, ...]) -> None:
+    """For every field, the chains reduced to its acting decoders (and lower case) must find the
+    candidates the full chains find."""
+    from firewall.engine.matcher import _applicable, _chain_hits, _FieldTexts
+
+    rules = compile_signatures(bundled_signatures, paranoia=4)
+    fragments = ["a+b", "O'Brien", "%27", "%26lt%3B", "&amp;", "\\u003c", "ＡＢＣ", "/*x*/", "${IFS}", "x//y", "union", "select"]
+    rng = random.Random(5)
+    for _ in range(400):
+        text = "".join(rng.choice(fragments) for _ in range(rng.randint(1, 6)))
+        full: set[int] = set(rules.always)
+        texts = _FieldTexts(text)
+        for chain, members in rules.chain_members.items():
+            full |= _chain_hits(rules, texts, chain, {}) & members
+        assert field_candidates(rules, "value", text) == _applicable(rules, "value", full), text
