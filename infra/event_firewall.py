@@ -273,6 +273,14 @@ class EventFirewall(Construct):
         self._protected.append(queue.queue_arn)
         if isinstance(queue, sqs.Queue):
             self.node.add_validation(_VisibilityTimeout(queue, inspection))
+            if queue.dead_letter_queue is not None:
+                self._alarm(
+                    inspection,
+                    "SourceDeadLetters",
+                    queue.dead_letter_queue.queue.metric_approximate_number_of_messages_visible(
+                        period=Duration.minutes(5)
+                    ),
+                )
         return inspection
 
     def protect_bucket(

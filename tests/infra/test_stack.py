@@ -240,7 +240,9 @@ def test_alarms_for_quarantine_errors_throttles_failed_events_and_iterator_age(t
     names = [a["Properties"]["MetricName"] for a in alarms if "MetricName" in a["Properties"]]
     assert names.count("RecordsQuarantined") == 3
     assert names.count("Errors") == 3 and names.count("Throttles") == 3
-    assert names.count("ApproximateNumberOfMessagesVisible") == 3
+    assert names.count("ApproximateNumberOfMessagesVisible") == 4  # each route's failed events, the source DLQ
+    source_dlq = logical_id(template, "AWS::SQS::Queue", "SourceDlqorders")
+    assert any(source_dlq in json.dumps(a["Properties"].get("Dimensions", [])) for a in alarms)
     assert names.count("IteratorAge") == 1
     topic_id = logical_id(template, "AWS::SNS::Topic", "Alarms")
     for alarm in alarms:
