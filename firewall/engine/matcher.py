@@ -3,7 +3,7 @@
 An automaton pass over folded text finds each field's candidate signatures; only candidates run
 their regex, each with a timeout, within a CPU budget for the record. Plain fields (no character
 any decoder acts on) share one pass for the whole record; a field some decoder changes gets one
-pass per distinct decoded text, each transform step computed once.
+pass per distinct decoded text, its chains reduced to the decoders that act on it.
 """
 
 from __future__ import annotations
@@ -148,8 +148,8 @@ def record_candidates(
 
 def field_candidates(rules: RuleSet, path: str, text: str) -> list[int]:
     """The signatures whose regex would run on one field (what `inspect_fields` computes)."""
-    found = _plain_candidates(rules, [(path, text)]).get(0)
-    return _applicable(rules, path, _decoded_candidates(rules, _FieldTexts(text)) if found is None else found)
+    found, _ = record_candidates(rules, [(path, text)])
+    return _applicable(rules, path, found[0])
 
 
 def _applicable(rules: RuleSet, path: str, candidates: set[int]) -> list[int]:
@@ -160,8 +160,8 @@ def _applicable(rules: RuleSet, path: str, candidates: set[int]) -> list[int]:
 
 def _plain_candidates(rules: RuleSet, items: list[tuple[str, str]]) -> dict[int, set[int]]:
     """Candidates of every field no decoder would change (every chain yields it, up to case): the
-    folded texts are joined with newlines (which plain texts and literals never contain) and
-    scanned once."""
+    folded texts are joined with newlines, which plain texts never contain (a declared literal
+    holding one can only add candidates), and scanned once."""
     plain = [index for index, (_, text) in enumerate(items) if ANY_TRIGGER.search(text) is None]
     if not plain or rules.automaton is None:
         return {index: set(rules.always) for index in plain}
