@@ -136,13 +136,21 @@ def record_candidates(
     rules: RuleSet, items: list[tuple[str, str]]
 ) -> tuple[dict[int, set[int]], dict[int, _FieldTexts]]:
     """Per field of a record, the signatures whose literals it holds (before target filtering),
-    and the decoded texts computed on the way."""
+    and the decoded texts computed on the way. A text that recurs in the record (a currency, a
+    status, a category) is examined once."""
     found = _plain_candidates(rules, items)
     texts: dict[int, _FieldTexts] = {}
+    seen: dict[str, int] = {}
     for index, (_, text) in enumerate(items):
-        if index not in found:
+        if index in found:
+            continue
+        first = seen.setdefault(text, index)
+        if first == index:
             texts[index] = _FieldTexts(text)
             found[index] = _decoded_candidates(rules, texts[index])
+        else:
+            texts[index] = texts[first]
+            found[index] = found[first]
     return found, texts
 
 
@@ -162,10 +170,17 @@ def _plain_candidates(rules: RuleSet, items: list[tuple[str, str]]) -> dict[int,
     """Candidates of every field no decoder would change (every chain yields it, up to case): the
     folded texts are joined with newlines, which plain texts never contain (a declared literal
     holding one can only add candidates), and scanned once."""
-    plain = [index for index, (_, text) in enumerate(items) if ANY_TRIGGER.search(text) is None]
-    if not plain or rules.automaton is None:
-        return {index: set(rules.always) for index in plain}
-    folded = [fold(items[index][1]) for index in plain]
+    distinct: dict[str, list[int]] = {}
+    for index, (_, text) in enumerate(items):
+        positions = distinct.get(text)
+        if positions is not None:
+            positions.append(index)
+        elif ANY_TRIGGER.search(text) is None:
+            distinct[text] = [index]
+    if not distinct or rules.automaton is None:
+        return {index: set(rules.always) for positions in distinct.values() for index in positions}
+    texts = list(distinct)
+    folded = [fold(text) for text in texts]
     starts = []
     position = 0
     for text in folded:
@@ -174,9 +189,12 @@ def _plain_candidates(rules: RuleSet, items: list[tuple[str, str]]) -> dict[int,
     found: dict[int, set[int]] = {}
     for end, literal_id in rules.automaton.iter("\n".join(folded)):
         found.setdefault(bisect_right(starts, end) - 1, set()).add(literal_id)
-    candidates: dict[int, set[int]] = {index: set(rules.always) for index in plain}
-    for position, literal_ids in found.items():
-        candidates[plain[position]] |= rules.satisfied(literal_ids, folded[position])
+    candidates: dict[int, set[int]] = {}
+    for number, text in enumerate(texts):
+        literal_ids = found.get(number)
+        shared = rules.satisfied(literal_ids, folded[number]) | rules.always if literal_ids else set(rules.always)
+        for index in distinct[text]:
+            candidates[index] = shared
     return candidates
 
 

@@ -396,6 +396,7 @@ def test_fields_judged_together_get_the_candidates_they_get_alone(bundled_signat
             (f"f{i}", "".join(rng.choice(fragments) for _ in range(rng.randint(1, 5))))
             for i in range(rng.randint(2, 12))
         ]
+        items += [(f"again{i}", text) for i, (_, text) in enumerate(items[:3])]  # recurring texts
         together, _ = record_candidates(rules, items)
         for index, (path, text) in enumerate(items):
             alone, _ = record_candidates(rules, [(path, text)])
@@ -438,3 +439,10 @@ def test_reduced_chains_give_the_candidates_of_the_full_chains(bundled_signature
         for chain, members in rules.chain_members.items():
             full |= _chain_hits(rules, texts, chain, {}) & members
         assert field_candidates(rules, "value", text) == _applicable(rules, "value", full), text
+
+
+def test_a_recurring_attack_is_reported_in_each_field_up_to_the_limit(make_sig: SigFactory) -> None:
+    sig = make_sig(pattern="attack")
+    fields = [(f"f{i}", "an attack") for i in range(5)] + [("g", "calm"), ("h", "calm")]
+    findings = _scan([sig], fields)
+    assert [hit.path for hit in findings.hits] == ["f0", "f1", "f2"][:MAX_PATHS_PER_SIGNATURE]
