@@ -10,27 +10,11 @@ from firewall.sources.fields import (
     Collector,
     Limits,
     as_str,
-    decode_base64,
     member,
-    text_or_bytes,
 )
 
 SOURCE = "kinesis"
 EVENT_SOURCE = "aws:kinesis"
-
-
-def add_data(collector: Collector, encoded: str) -> None:
-    """`kinesis.data` is the decoded payload: text when UTF-8 (and opened if JSON), else bytes."""
-    data, problem = decode_base64(encoded)
-    if data is None:
-        collector.problem(f"kinesis.data: {problem}")
-        collector.add("kinesis.data", encoded)
-        return
-    decoded = text_or_bytes(data)
-    if isinstance(decoded, str):
-        collector.walk_text("kinesis.data", decoded)
-    else:
-        collector.add("kinesis.data", decoded)
 
 
 def parse_record(raw: dict[str, Any], index: int, limits: Limits = DEFAULT_LIMITS) -> Record:
@@ -47,7 +31,7 @@ def parse_record(raw: dict[str, Any], index: int, limits: Limits = DEFAULT_LIMIT
     if encoded is None:
         collector.problem("Kinesis record without kinesis.data")
     else:
-        add_data(collector, encoded)
+        collector.add_base64("kinesis.data", encoded)  # text when UTF-8 (opened if JSON), else bytes
     return Record(
         source=SOURCE,
         record_id=sequence or f"missing-id-{index}",
