@@ -180,3 +180,50 @@ def test_decode_base64_is_strict() -> None:
 def test_text_or_bytes() -> None:
     assert text_or_bytes("é".encode()) == "é"
     assert text_or_bytes(b"\xc3\x28") == b"\xc3\x28"
+
+
+def test_fields_come_in_document_order_keys_first() -> None:
+    value = {"a": "1", "b": {"c": "2", "d": ["3", {"e": "4"}, "5"]}, "f": "6", "g": '{"h": "7"}', "i": b"8"}
+    fields, problems = flatten_value("r", value)
+    assert [(f.path, f.value) for f in fields] == [
+        ("r.{}", "a"), ("r.{}", "b"), ("r.{}", "f"), ("r.{}", "g"), ("r.{}", "i"),
+        ("r.a", "1"),
+        ("r.b.{}", "c"), ("r.b.{}", "d"), ("r.b.c", "2"),
+        ("r.b.d[0]", "3"), ("r.b.d[1].{}", "e"), ("r.b.d[1].e", "4"), ("r.b.d[2]", "5"),
+        ("r.f", "6"),
+        ("r.g.{}", "h"), ("r.g.h", "7"),
+        ("r.i", b"8"),
+    ]
+    assert problems == []
+
+
+def test_paths_at_the_root_and_non_string_keys() -> None:
+    fields, _ = flatten_value("", {"a": ["x"], 7: "y", None: ("z",)})
+    assert [(f.path, f.value) for f in fields] == [
+        ("{}", "a"), ("{}", "7"), ("{}", "None"), ("a[0]", "x"), ("7", "y"), ("None[0]", "z"),
+    ]
+
+
+def test_field_cap_reached_among_a_maps_keys() -> None:
+    fields, problems = flatten_value("b", {"k1": "v", "k2": "v", "k3": "v", "k4": "v"}, Limits(max_fields=3))
+    assert [(f.path, f.value) for f in fields] == [("b.{}", "k1"), ("b.{}", "k2"), ("b.{}", "k3")]
+    assert problems == ["more than 3 fields; the rest were not inspected"]
+
+
+def test_too_deep_subtree_with_bytes_is_kept_as_text() -> None:
+    fields, problems = flatten_value("b", {"a": {"c": b"\xff"}}, Limits(max_depth=1))
+    assert [(f.path, f.value) for f in fields] == [("b.{}", "a"), ("b.a", '{"c": "\ufffd"}')]
+    assert problems == ["b.a: nested deeper than 1 levels"]
+
+
+def test_field_is_immutable_and_compares_by_path_and_value() -> None:
+    field = Field("p", "v")
+    assert (field.path, field.value) == ("p", "v")
+    assert field == Field("p", "v") and field != Field("p", "w")
+    assert repr(field) == "Field(path='p', value='v')"
+    try:
+        field.value = "x"  # type: ignore[misc]
+    except AttributeError:
+        pass
+    else:
+        raise AssertionError("Field is mutable")
