@@ -9,7 +9,7 @@ from typing import Any
 from .engine.compiler import RuleSet, compile_signatures
 from .engine.literals import derive_requirements
 from .engine.loader import load_directory
-from .engine.matcher import Findings, Limits, inspect_fields
+from .engine.matcher import Findings, Limits, Memo, inspect_fields
 from .engine.model import MODES, ON_ERROR_POLICIES, Exclusion, Signature, Verdict
 from .engine.scoring import DEFAULT_THRESHOLD, judge
 from .pattern_cache import PatternCache
@@ -96,16 +96,21 @@ class Firewall:
     def inspect_fields(self, fields: Iterable[Field], record_id: str | None = None) -> Verdict:
         return self._judge(list(fields), [], record_id)
 
-    def inspect_record(self, record: Record) -> Verdict:
-        return self._judge(record.fields, record.problems, record.record_id)
+    def inspect_record(self, record: Record, memo: Memo | None = None) -> Verdict:
+        """Judge one record. Records of one batch may share a `Memo`, so that texts recurring across
+        them (keys, statuses) are examined once."""
+        return self._judge(record.fields, record.problems, record.record_id, memo)
 
     def inspect_event(self, event: Any) -> list[Verdict]:
         """One verdict per record of a raw Lambda event, in order. Pure: no object is read."""
-        return [self.inspect_record(record) for record in parse_event(event).records]
+        memo = Memo()
+        return [self.inspect_record(record, memo) for record in parse_event(event).records]
 
-    def _judge(self, fields: list[Field], problems: list[str], record_id: str | None) -> Verdict:
+    def _judge(
+        self, fields: list[Field], problems: list[str], record_id: str | None, memo: Memo | None = None
+    ) -> Verdict:
         findings: Findings = inspect_fields(
-            self.rules, ((f.path, f.value) for f in fields), self.limits, self.exclusions
+            self.rules, ((f.path, f.value) for f in fields), self.limits, self.exclusions, memo
         )
         if problems and findings.error is None:
             findings.error = "; ".join(problems)

@@ -53,20 +53,31 @@ class RuleSet:
     version: str
     """A hash of every signature's definition: changes whenever any rule changes."""
     automaton: Any
-    """Holds the strong groups (every literal 3+ characters; at least each signature's strongest
-    group): single characters (a quote, `=`) would stop the automaton every few characters."""
-    literal_owners: tuple[tuple[tuple[int, int], ...], ...]
-    """For each literal id in the automaton, the (signature, group bit) pairs it satisfies."""
-    complete: tuple[int, ...]
-    """Per signature, the bit mask of its automaton groups: all must be satisfied."""
+    """Holds every signature's anchor: its group least likely in benign text (the "fast pattern"),
+    so that a scan over benign text stops rarely."""
+    anchor_owners: tuple[frozenset[int], ...]
+    """For each literal id of `automaton`, the signatures whose anchor holds it."""
+    anchor_lengths: tuple[int, ...]
+    """For each literal id of `automaton`, its length: where texts are scanned joined, a hit must
+    lie within one text."""
+    confirmer: Any
+    """Holds the literals of the other groups of 2+ characters, scanned only on texts where some
+    anchor was found (common words such as `or` and `select` would stop a scan of everything)."""
+    other_groups: tuple[tuple[frozenset[int], ...], ...]
+    """Per signature, its other groups as sets of literal ids of `confirmer`: each must be met."""
     weak: tuple[tuple[tuple[frozenset[str], tuple[str, ...]], ...], ...]
     """Per signature, its groups holding single characters, as (characters, longer literals):
     tested on the few texts that pass the automaton, against the set of their characters."""
+    anchored_only: frozenset[int]
+    """Signatures whose anchor is their only group: found as soon as one of its literals is."""
     always: frozenset[int]
     targeted: frozenset[int]
     chain_members: dict[tuple[str, ...], frozenset[int]]
     _target_cache: dict[str, frozenset[int]] = field(default_factory=dict, compare=False, repr=False)
     _projection_cache: dict[frozenset[str], tuple[tuple[tuple[str, ...], frozenset[int]], ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    _reduction_cache: dict[tuple[tuple[str, ...], frozenset[str]], tuple[str, ...]] = field(
         default_factory=dict, compare=False, repr=False
     )
 
@@ -83,6 +94,17 @@ class RuleSet:
             if len(self._projection_cache) > 1024:
                 self._projection_cache.clear()
             self._projection_cache[acting] = cached
+        return cached
+
+    def reduced(self, chain: tuple[str, ...], acting: frozenset[str]) -> tuple[str, ...]:
+        """`chain` as it works on a text only `acting` decoders change: those and lower case."""
+        key = (chain, acting)
+        cached = self._reduction_cache.get(key)
+        if cached is None:
+            cached = tuple(name for name in chain if name in acting or name == "lowercase")
+            if len(self._reduction_cache) > 4096:
+                self._reduction_cache.clear()
+            self._reduction_cache[key] = cached
         return cached
 
     def excluded_at(self, path: str) -> frozenset[int]:
@@ -105,29 +127,49 @@ class RuleSet:
             return set()
         return self.satisfied({literal_id for _end, literal_id in self.automaton.iter(lowered)}, lowered)
 
-    def satisfied(self, literal_ids: Iterable[int], lowered: str) -> set[int]:
-        """Signatures whose automaton groups the found literals all satisfy and whose single-character
-        groups `lowered` also holds."""
-        masks: dict[int, int] = {}
+    def satisfied(self, literal_ids: set[int], lowered: str) -> set[int]:
+        """Signatures with an anchor among the found `literal_ids` whose other groups `lowered` (folded
+        text, where the anchors were found) also holds."""
+        touched: set[int] = set()
+        anchor_owners = self.anchor_owners
         for literal_id in literal_ids:
-            for index, bit in self.literal_owners[literal_id]:
-                masks[index] = masks.get(index, 0) | bit
-        complete, weak = self.complete, self.weak
+            owners = anchor_owners[literal_id]
+            if owners:
+                touched |= owners
+        if not touched:
+            return touched
+        result = touched & self.anchored_only
+        if len(result) == len(touched):
+            return result
+        other_groups, weak = self.other_groups, self.weak
         characters: set[str] | None = None
-        result = set()
-        for index, mask in masks.items():
-            if mask != complete[index]:
-                continue
-            if weak[index]:
-                if characters is None:
-                    characters = set(lowered)
-                if any(
-                    characters.isdisjoint(single) and not any(literal in lowered for literal in longer)
-                    for single, longer in weak[index]
-                ):
-                    continue
-            result.add(index)
+        confirmed: set[int] | None = None
+        for index in touched - self.anchored_only:
+            if other_groups[index] and confirmed is None:
+                confirmed = {literal_id for _end, literal_id in self.confirmer.iter(lowered)}
+            for group in other_groups[index]:
+                if confirmed is None or confirmed.isdisjoint(group):
+                    break
+            else:
+                if weak[index]:
+                    if characters is None:
+                        characters = set(lowered)
+                    if not _weak_held(weak[index], characters, lowered):
+                        continue
+                result.add(index)
         return result
+
+
+def _weak_held(groups: tuple[tuple[frozenset[str], tuple[str, ...]], ...], characters: set[str], lowered: str) -> bool:
+    """Whether `lowered` holds one character or longer literal of every weak group."""
+    for single, longer in groups:
+        if characters.isdisjoint(single):
+            for literal in longer:
+                if literal in lowered:
+                    break
+            else:
+                return False
+    return True
 
 
 Groups = tuple[frozenset[str], ...]
@@ -144,9 +186,46 @@ def requirements(sig: Signature, known: Mapping[str, list[list[str]] | None] | N
     return groups or None
 
 
-def _strength(group: frozenset[str]) -> tuple[int, int]:
-    """Longer shortest literal first, then fewer alternatives: what makes a selective prefilter."""
-    return (min(len(literal) for literal in group), -len(group))
+_LETTER_FREQUENCY = dict(
+    zip(
+        "etaoinsrhldcumfpgwybvkxjqz",
+        (0.10, 0.07, 0.065, 0.06, 0.055, 0.055, 0.05, 0.05, 0.04, 0.035, 0.03, 0.025, 0.022, 0.02, 0.018,
+         0.016, 0.016, 0.015, 0.015, 0.012, 0.008, 0.006, 0.0015, 0.0012, 0.001, 0.0008),
+        strict=True,
+    )
+)
+_SYMBOL_FREQUENCY = {
+    " ": 0.15, "\n": 0.002, "\t": 0.0005, ".": 0.008, ",": 0.008, "-": 0.004, "/": 0.004, ":": 0.003,
+    "_": 0.002, "'": 0.002, '"': 0.001, "(": 0.0008, ")": 0.0008, "@": 0.0005, "&": 0.0005, "=": 0.0005,
+    "?": 0.0005, "!": 0.0005, "#": 0.0003, "%": 0.0003, "+": 0.0003, ";": 0.0003, "*": 0.0002, "$": 0.0002,
+    "[": 0.0002, "]": 0.0002, "<": 0.0001, ">": 0.0001, "{": 0.0001, "}": 0.0001, "|": 0.0001, "\\": 0.0001,
+}
+_CHARACTER_FREQUENCY = {**_LETTER_FREQUENCY, **{str(d): 0.004 for d in range(10)}, **_SYMBOL_FREQUENCY}
+"""Rough share of each character in folded benign text (prose, JSON values, URLs): enough to tell
+that `$` or `<` is rarer than `or`, which is all the anchor choice needs."""
+
+
+def _frequency(group: frozenset[str]) -> float:
+    """How often some literal of `group` occurs in benign text, estimated from character shares as if
+    characters were independent (longer literals are rarer)."""
+    total = 0.0
+    for literal in group:
+        share = 1.0
+        for character in literal:
+            share *= _CHARACTER_FREQUENCY.get(character, 0.0005 if ord(character) > 0x7F else 0.00005)
+        total += share
+    return total
+
+
+def _automaton(literal_ids: Mapping[str, int]) -> Any:
+    """An Aho-Corasick automaton reporting each literal's id; None when there is no literal."""
+    if not literal_ids:
+        return None
+    automaton = ahocorasick.Automaton()
+    for literal, literal_id in literal_ids.items():
+        automaton.add_word(literal, literal_id)
+    automaton.make_automaton()
+    return automaton
 
 
 def signature_set_version(signatures: Iterable[Signature]) -> str:
@@ -176,41 +255,40 @@ def compile_signatures(
     active = [s for s in all_signatures if s.paranoia <= paranoia]
     compiled: list[CompiledSignature] = []
     literal_ids: dict[str, int] = {}
-    owners: defaultdict[int, set[tuple[int, int]]] = defaultdict(set)
+    confirm_ids: dict[str, int] = {}
+    anchors: defaultdict[int, set[int]] = defaultdict(set)
     chains: defaultdict[tuple[str, ...], set[int]] = defaultdict(set)
-    complete: list[int] = []
+    others: list[tuple[frozenset[int], ...]] = []
     weak: list[tuple[tuple[frozenset[str], tuple[str, ...]], ...]] = []
     for index, sig in enumerate(active):
         groups = requirements(sig, known_literals)
         compiled.append(CompiledSignature(sig, sig.transforms, groups, index))
         chains[sig.transforms].add(index)
-        ranked = sorted(groups or (), key=_strength, reverse=True)
-        strong = [g for g in ranked if _strength(g)[0] >= AUTOMATON_LITERAL_LENGTH] or ranked[:1]
+        ranked = sorted(groups or (), key=_frequency)
+        for literal in ranked[0] if ranked else ():
+            anchors[literal_ids.setdefault(literal, len(literal_ids))].add(index)
+        strong = [g for g in ranked[1:] if min(map(len, g)) >= AUTOMATON_LITERAL_LENGTH]
+        others.append(
+            tuple(frozenset(confirm_ids.setdefault(literal, len(confirm_ids)) for literal in g) for g in strong)
+        )
         weak.append(
             tuple(
                 (frozenset(x for x in g if len(x) == 1), tuple(x for x in g if len(x) > 1))
-                for g in ranked
+                for g in ranked[1:]
                 if g not in strong
             )
         )
-        complete.append((1 << len(strong)) - 1)
-        for position, group in enumerate(strong):
-            for literal in group:
-                owners[literal_ids.setdefault(literal, len(literal_ids))].add((index, 1 << position))
-    automaton = None
-    if literal_ids:
-        automaton = ahocorasick.Automaton()
-        for literal, literal_id in literal_ids.items():
-            automaton.add_word(literal, literal_id)
-        automaton.make_automaton()
     return RuleSet(
         signatures=tuple(compiled),
         paranoia=paranoia,
         version=signature_set_version(all_signatures),
-        automaton=automaton,
-        literal_owners=tuple(tuple(sorted(owners[i])) for i in range(len(literal_ids))),
-        complete=tuple(complete),
+        automaton=_automaton(literal_ids),
+        confirmer=_automaton(confirm_ids),
+        anchor_owners=tuple(frozenset(anchors[i]) for i in range(len(literal_ids))),
+        anchor_lengths=tuple(len(literal) for literal in literal_ids),
+        other_groups=tuple(others),
         weak=tuple(weak),
+        anchored_only=frozenset(i for i in range(len(compiled)) if not others[i] and not weak[i]),
         always=frozenset(c.index for c in compiled if c.literals is None),
         targeted=frozenset(c.index for c in compiled if not c.signature.applies_everywhere),
         chain_members={chain: frozenset(members) for chain, members in chains.items()},

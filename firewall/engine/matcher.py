@@ -9,15 +9,15 @@ pass per distinct decoded text, its chains reduced to the decoders that act on i
 from __future__ import annotations
 
 import time
-from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from .batching import candidates_of_forms, group_candidates
 from .compiler import CompiledSignature, RuleSet
+from .decoded import DecodedTexts, acting_decoders
 from .excerpt import excerpt
 from .literals import fold
 from .model import Exclusion
-from .transforms import ANY_TRIGGER, TRANSFORMS
 
 MAX_PATHS_PER_SIGNATURE = 3
 """A signature that already matched this many fields of a record is not evaluated again."""
@@ -54,50 +54,6 @@ def as_text(value: str | bytes) -> str:
         return value.decode("latin-1")
 
 
-class _FieldTexts:
-    """The transformed versions of one field. Each step (transform, input) is computed once, so
-    chains that share steps in any order (not only a common prefix) share the work, and each
-    distinct text is folded once."""
-
-    def __init__(self, text: str) -> None:
-        self._chains: dict[tuple[str, ...], str] = {(): text}
-        self._steps: dict[tuple[str, int], str] = {}
-        self._folded: dict[int, str] = {}
-        self._alive: list[str] = [text]
-        """Inputs stay referenced while their id() is a cache key."""
-        self._checked: set[int] = set()
-
-    def get(self, chain: tuple[str, ...]) -> str:
-        text = self._chains.get(chain)
-        if text is None:
-            text = self._chains[()]
-            for name in chain:
-                key = (name, id(text))
-                output = self._steps.get(key)
-                if output is None:
-                    output = self._steps[key] = TRANSFORMS[name].function(text)
-                    self._alive.append(output)
-                text = output
-            self._chains[chain] = text
-        return text
-
-    def within(self, acting: frozenset[str]) -> bool:
-        """Whether no text computed so far wakes a decoder outside `acting`."""
-        for text in self._alive[1:]:
-            if id(text) not in self._checked:
-                if not acting_decoders(text) <= acting:
-                    return False
-                self._checked.add(id(text))
-        return True
-
-    def folded(self, chain: tuple[str, ...]) -> str:
-        text = self.get(chain)
-        low = self._folded.get(id(text))
-        if low is None:
-            low = self._folded[id(text)] = fold(text)
-        return low
-
-
 class _Budget:
     """The record's budget in CPU seconds: a verdict must not depend on how busy the machine is."""
 
@@ -109,48 +65,107 @@ class _Budget:
         return self.deadline - time.process_time()
 
 
+class Memo:
+    """What the records of one batch share. Keys, statuses and currencies recur across records, and
+    neither a text's candidates nor a regex's outcome on it depend on the field it sits in."""
+
+    MAX_ENTRIES = 50_000
+    """Past this many texts or outcomes the memo starts afresh: a batch of unique texts must not
+    grow it without bound."""
+
+    def __init__(self) -> None:
+        self.candidates: dict[str, tuple[set[int], frozenset[str] | None]] = {}
+        """text -> (its candidates, the decoders its chains reduce to; None: no reduction holds)."""
+        self.outcomes: dict[tuple[int, str], str | None] = {}
+        """(signature, text) -> the excerpt of the regex's match, None when it found nothing."""
+
+    def trim(self) -> None:
+        if len(self.candidates) > self.MAX_ENTRIES:
+            self.candidates.clear()
+        if len(self.outcomes) > self.MAX_ENTRIES:
+            self.outcomes.clear()
+
+
 def inspect_fields(
     rules: RuleSet,
     fields: Iterable[tuple[str, str | bytes]],
     limits: Limits = Limits(),
     exclusions: Sequence[Exclusion] = (),
+    memo: Memo | None = None,
 ) -> Findings:
     """Every field's hits. Plain fields (the large majority of real data) are scanned together:
-    one automaton pass over all of them, hits mapped back to their field."""
+    one automaton pass over all of them, hits mapped back to their field. `memo` carries what
+    earlier records of the same batch found."""
     findings = Findings()
     budget = _Budget(limits.record_budget)
+    memo = Memo() if memo is None else memo
+    memo.trim()
     items = [(path, as_text(value)) for path, value in fields]
-    found, texts = record_candidates(rules, items)
+    found, texts = record_candidates(rules, items, memo)
     hit_counts: dict[int, int] = {}
     for index, (path, text) in enumerate(items):
         if not found[index]:
             continue  # no signature could match this field: the common case
         candidates = _applicable(rules, path, found[index])
-        field_texts = texts.get(index) or _FieldTexts(text)
-        if not _run(rules, path, field_texts, candidates, limits, budget, findings, hit_counts, exclusions):
+        run = _Run(rules, path, text, texts[index], limits, budget, findings, memo)
+        if not run.candidates(candidates, hit_counts, exclusions):
             break
     return findings
 
 
 def record_candidates(
-    rules: RuleSet, items: list[tuple[str, str]]
-) -> tuple[dict[int, set[int]], dict[int, _FieldTexts]]:
+    rules: RuleSet, items: list[tuple[str, str]], memo: Memo | None = None
+) -> tuple[dict[int, set[int]], dict[int, DecodedTexts | frozenset[str] | None]]:
     """Per field of a record, the signatures whose literals it holds (before target filtering),
-    and the decoded texts computed on the way. A text that recurs in the record (a currency, a
-    status, a category) is examined once."""
-    found = _plain_candidates(rules, items)
-    texts: dict[int, _FieldTexts] = {}
-    seen: dict[str, int] = {}
+    and for each field either the decoded texts computed on the way or the decoders its chains
+    reduce to (None: none, every chain runs in full). A text that recurs in the record (a
+    currency, a status, a category), or that `memo` already holds, is examined once."""
+    known = {} if memo is None else memo.candidates
+    distinct: dict[str, list[int]] = {}
+    found: dict[int, set[int]] = {}
+    texts: dict[int, DecodedTexts | frozenset[str] | None] = {}
     for index, (_, text) in enumerate(items):
-        if index in found:
+        recalled = known.get(text)
+        if recalled is not None:
+            found[index], texts[index] = recalled
             continue
-        first = seen.setdefault(text, index)
-        if first == index:
-            texts[index] = _FieldTexts(text)
-            found[index] = _decoded_candidates(rules, texts[index])
+        positions = distinct.get(text)
+        if positions is None:
+            distinct[text] = [index]
         else:
-            texts[index] = texts[first]
-            found[index] = found[first]
+            positions.append(index)
+    plain: list[str] = []
+    groups: dict[frozenset[str], list[str]] = {}
+    for text in distinct:
+        acting = acting_decoders(text)
+        if acting:
+            groups.setdefault(acting, []).append(text)
+        else:
+            plain.append(text)
+    alone: list[tuple[str, frozenset[str]]] = []
+    for acting, members in groups.items():
+        batched = group_candidates(rules, members, acting)
+        if batched is None:
+            alone += ((text, acting) for text in members)
+            continue
+        for text, shared in zip(members, batched, strict=True):
+            known[text] = (shared, acting)
+            for index in distinct[text]:
+                found[index] = shared
+                texts[index] = acting
+    for text, acting in alone:
+        decoded = DecodedTexts(text)
+        shared = _decoded_candidates(rules, decoded, acting)
+        known[text] = (shared, decoded.reduced_to)
+        for index in distinct[text]:
+            found[index] = shared
+            texts[index] = decoded
+    no_decoder: frozenset[str] = frozenset()
+    for text, shared in zip(plain, _plain_candidates(rules, plain), strict=True):
+        known[text] = (shared, no_decoder)
+        for index in distinct[text]:
+            found[index] = shared
+            texts[index] = no_decoder
     return found, texts
 
 
@@ -166,107 +181,85 @@ def _applicable(rules: RuleSet, path: str, candidates: set[int]) -> list[int]:
     return sorted(candidates)
 
 
-def _plain_candidates(rules: RuleSet, items: list[tuple[str, str]]) -> dict[int, set[int]]:
-    """Candidates of every field no decoder would change (every chain yields it, up to case): the
-    folded texts are joined with newlines, which plain texts never contain (a declared literal
-    holding one can only add candidates), and scanned once."""
-    distinct: dict[str, list[int]] = {}
-    for index, (_, text) in enumerate(items):
-        positions = distinct.get(text)
-        if positions is not None:
-            positions.append(index)
-        elif ANY_TRIGGER.search(text) is None:
-            distinct[text] = [index]
-    if not distinct or rules.automaton is None:
-        return {index: set(rules.always) for positions in distinct.values() for index in positions}
-    texts = list(distinct)
-    folded = [fold(text) for text in texts]
-    starts = []
-    position = 0
-    for text in folded:
-        starts.append(position)
-        position += len(text) + 1
-    found: dict[int, set[int]] = {}
-    for end, literal_id in rules.automaton.iter("\n".join(folded)):
-        found.setdefault(bisect_right(starts, end) - 1, set()).add(literal_id)
-    candidates: dict[int, set[int]] = {}
-    for number, text in enumerate(texts):
-        literal_ids = found.get(number)
-        shared = rules.satisfied(literal_ids, folded[number]) | rules.always if literal_ids else set(rules.always)
-        for index in distinct[text]:
-            candidates[index] = shared
-    return candidates
+def _plain_candidates(rules: RuleSet, texts: list[str]) -> list[set[int]]:
+    """Candidates of texts no decoder would change (every chain yields them, up to case): the
+    folded texts are joined with newlines, which plain texts never contain, and scanned once."""
+    if not texts:
+        return []
+    return candidates_of_forms(rules, ["\n".join(fold(text) for text in texts)], len(texts))
 
 
-def _decoded_candidates(rules: RuleSet, texts: _FieldTexts) -> set[int]:
+def _decoded_candidates(rules: RuleSet, texts: DecodedTexts, acting: frozenset[str]) -> set[int]:
     """Candidates of a field some decoder changes. Only the decoders acting on the field can
-    change it, so each chain is evaluated reduced to them (and lower case): a few evaluations
-    instead of one per chain. That holds while no decoding wakes another decoder (`%26lt%3B`
-    decodes into an HTML entity); when one does, every chain is evaluated in full."""
-    acting = acting_decoders(texts.get(()))
-    found = set(rules.always)
-    scanned: dict[int, set[int]] = {}
-    for chain, members in rules.projections(acting):
-        found |= _chain_hits(rules, texts, chain, scanned) & members
+    change it, so each chain is evaluated reduced to them (and lower case): a few forms instead of
+    one per chain. That holds while no decoding wakes another decoder (`%26lt%3B` decodes into an
+    HTML entity); when one does, every chain's form is added."""
+    forms = {id(low): low for low in (texts.folded(chain) for chain, _ in rules.projections(acting))}
     if texts.within(acting):
-        return found
-    found = set(rules.always)
-    for chain, members in rules.chain_members.items():
-        found |= _chain_hits(rules, texts, chain, scanned) & members
-    return found
+        texts.reduced_to = acting
+    else:
+        forms.update((id(low), low) for low in (texts.folded(chain) for chain in rules.chain_members))
+    return candidates_of_forms(rules, list(forms.values()), 1)[0]
 
 
-def _chain_hits(rules: RuleSet, texts: _FieldTexts, chain: tuple[str, ...], scanned: dict[int, set[int]]) -> set[int]:
-    low = texts.folded(chain)
-    hits = scanned.get(id(low))
-    if hits is None:
-        hits = scanned[id(low)] = rules.literal_hits(low)
-    return hits
+class _Run:
+    """The candidates' regexes on one field, within the record's budget."""
 
+    def __init__(
+        self,
+        rules: RuleSet,
+        path: str,
+        text: str,
+        texts: DecodedTexts | frozenset[str] | None,
+        limits: Limits,
+        budget: _Budget,
+        findings: Findings,
+        memo: Memo,
+    ) -> None:
+        self.rules, self.path, self.text = rules, path, text
+        self.texts = texts if isinstance(texts, DecodedTexts) else None
+        self.reduced_to = texts.reduced_to if isinstance(texts, DecodedTexts) else texts
+        self.limits, self.budget, self.findings, self.memo = limits, budget, findings, memo
 
-def acting_decoders(text: str) -> frozenset[str]:
-    """The decoders that can change `text` or its lower case: those whose trigger occurs in either.
-    Lower-casing ASCII wakes no trigger; outside ASCII it can (the Kelvin sign becomes `k`)."""
-    acting = _triggered(text)
-    return acting if text.isascii() else acting | _triggered(text.lower())
+    def candidates(self, candidates: list[int], hit_counts: dict[int, int], exclusions: Sequence[Exclusion]) -> bool:
+        """Runs each candidate (or recalls its outcome on the same text); False once the time budget
+        is spent (the error is recorded)."""
+        outcomes = self.memo.outcomes
+        for index in candidates:
+            if hit_counts.get(index, 0) >= MAX_PATHS_PER_SIGNATURE:
+                continue
+            compiled = self.rules.signatures[index]
+            if exclusions and any(e.covers(compiled.signature.id, self.path) for e in exclusions):
+                continue  # an excluded (signature, path) is neither evaluated nor counted
+            key = (index, self.text)
+            if key in outcomes:
+                outcome = outcomes[key]
+            else:
+                finished, outcome = self._search(compiled)
+                if not finished:
+                    return False
+                outcomes[key] = outcome
+            if outcome is not None:
+                hit_counts[index] = hit_counts.get(index, 0) + 1
+                self.findings.hits.append(Hit(compiled, self.path, outcome))
+        return True
 
-
-def _triggered(text: str) -> frozenset[str]:
-    return frozenset(name for name, t in TRANSFORMS.items() if t.trigger is not None and t.trigger.search(text))
-
-
-def _run(
-    rules: RuleSet,
-    path: str,
-    texts: _FieldTexts,
-    candidates: list[int],
-    limits: Limits,
-    budget: _Budget,
-    findings: Findings,
-    hit_counts: dict[int, int],
-    exclusions: Sequence[Exclusion],
-) -> bool:
-    """Runs the candidates' regexes on one field; False once the time budget is spent (the error
-    is recorded)."""
-    for index in candidates:
-        if hit_counts.get(index, 0) >= MAX_PATHS_PER_SIGNATURE:
-            continue
-        compiled = rules.signatures[index]
-        if exclusions and any(e.covers(compiled.signature.id, path) for e in exclusions):
-            continue  # an excluded (signature, path) is neither evaluated nor counted
-        remaining = budget.remaining()
+    def _search(self, compiled: CompiledSignature) -> tuple[bool, str | None]:
+        """(finished, the excerpt of the regex's match or None); not finished once the budget is spent."""
+        remaining = self.budget.remaining()
         if remaining <= 0:
-            findings.error = f"inspection exceeded its time budget of {budget.seconds:g}s at {path}"
-            return False
-        subject = texts.get(compiled.chain)
+            self.findings.error = f"inspection exceeded its time budget of {self.budget.seconds:g}s at {self.path}"
+            return False, None
+        if self.texts is None:
+            self.texts = DecodedTexts(self.text)
+        chain = compiled.chain if self.reduced_to is None else self.rules.reduced(compiled.chain, self.reduced_to)
+        subject = self.texts.get(chain)
         try:
-            match = compiled.pattern.search(subject, timeout=min(limits.regex_timeout, remaining))
+            match = compiled.pattern.search(subject, timeout=min(self.limits.regex_timeout, remaining))
         except TimeoutError:
-            findings.error = (
-                f"signature {compiled.signature.id} exceeded its time budget of {limits.regex_timeout:g}s at {path}"
+            self.findings.error = (
+                f"signature {compiled.signature.id} exceeded its time budget of "
+                f"{self.limits.regex_timeout:g}s at {self.path}"
             )
-            return False
-        if match is not None:
-            hit_counts[index] = hit_counts.get(index, 0) + 1
-            findings.hits.append(Hit(compiled, path, excerpt(subject, match.start(), match.end())))
-    return True
+            return False, None
+        return True, None if match is None else excerpt(subject, match.start(), match.end())

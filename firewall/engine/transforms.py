@@ -285,6 +285,52 @@ class _AnyTrigger:
 ANY_TRIGGER = _AnyTrigger()
 """A text with no match here is left unchanged by every transform but `lowercase`."""
 
+_TRIGGER_CHARACTERS = re.compile(r"[%+&\\\x00'\"^`${]|[^\S ]")
+"""Every single character that is, or starts, a trigger (whitespace other than a space included)."""
+_CMDLINE_CHARACTERS = frozenset("\\'\"^`${")
+_HTML_REFERENCE = re.compile(r"&[#A-Za-z]")
+_DOUBLE_SLASH = re.compile(r"(?<!:)//")
+_BASE64_TRIGGER = re.compile(r"[A-Za-z0-9+/]{20}")
+_NOT_WHITESPACE = frozenset("%+&\\\x00'\"^`${")
+_LONG_TEXT = 2048
+"""Past this length a text may hold thousands of trigger characters: each trigger is searched instead."""
+
+
+def triggered(text: str) -> frozenset[str]:
+    """The transforms whose trigger occurs in `text` (all but `lowercase`, which has none).
+
+    The same answer as searching every transform's trigger, computed with one scan for trigger
+    characters and a few substring tests: it runs on every distinct field of every record.
+    `tests/unit/test_transforms.py` checks both agree."""
+    if len(text) > _LONG_TEXT:
+        return frozenset(name for name, t in TRANSFORMS.items() if t.trigger is not None and t.trigger.search(text))
+    names: list[str] = []
+    found = set(_TRIGGER_CHARACTERS.findall(text))
+    if found:
+        if "%" in found or "+" in found:
+            names.append("url_decode")
+        if "&" in found and _HTML_REFERENCE.search(text):
+            names.append("html_entity_decode")
+        if "\\" in found:
+            names += ("js_decode", "css_decode", "path_normalize")
+        if "\x00" in found:
+            names.append("remove_nulls")
+        if not found.isdisjoint(_CMDLINE_CHARACTERS):
+            names.append("cmdline_normalize")
+        if not found <= _NOT_WHITESPACE:
+            names.append("compress_whitespace")
+    if "compress_whitespace" not in names and "  " in text:
+        names.append("compress_whitespace")
+    if not text.isascii():
+        names.append("unicode_nfkc")
+    if "/*" in text:
+        names.append("remove_sql_comments")
+    if "path_normalize" not in names and ("/./" in text or ("//" in text and _DOUBLE_SLASH.search(text))):
+        names.append("path_normalize")
+    if _BASE64_TRIGGER.search(text):
+        names.append("base64_decode")
+    return frozenset(names)
+
 
 def apply_chain(names: tuple[str, ...], text: str) -> str:
     for name in names:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..api import Firewall
+from ..engine.matcher import Memo
 from ..engine.model import Verdict
 from ..sources import Batch, parse_event, to_event
 from ..sources.base import Record
@@ -108,23 +109,24 @@ class Processor:
 
     def _judge_all(self, batch: Batch, context: Any) -> list[Judged]:
         judged = []
+        memo = Memo()
         for record in batch.records:
             if _remaining_ms(context) < SAFETY_MARGIN_MS:
                 judged.append(Judged(record, _unjudged("function time nearly spent"), "out of time"))
                 continue
-            judged.append(self._judge(record))
+            judged.append(self._judge(record, memo))
         return judged
 
-    def _judge(self, record: Record) -> Judged:
+    def _judge(self, record: Record, memo: Memo) -> Judged:
         started = time.perf_counter()
         try:
-            verdict, failure = self._verdict(record)
+            verdict, failure = self._verdict(record, memo)
         except Exception as exc:  # a bug must not lose the record: it follows the error policy
             verdict = self._error_verdict(record, f"inspection failed ({type(exc).__name__})", self.settings.on_error)
             failure = None
         return Judged(record, verdict, failure, (time.perf_counter() - started) * 1000)
 
-    def _verdict(self, record: Record) -> tuple[Verdict, str | None]:
+    def _verdict(self, record: Record, memo: Memo) -> tuple[Verdict, str | None]:
         if _raw_size(record) > self.settings.max_bytes:
             verdict = self._error_verdict(record, TOO_LARGE, self.settings.on_oversize)
             return verdict, None
@@ -138,7 +140,7 @@ class Processor:
             record.fields.extend(content.fields)
             record.problems.extend(content.problems)
             oversize = oversize or content.oversize
-        verdict = self.firewall.inspect_record(record)
+        verdict = self.firewall.inspect_record(record, memo)
         enforce_oversize = self.settings.on_oversize == "quarantine" and self.settings.mode == "enforce"
         if oversize and enforce_oversize and verdict.action == "forward":
             verdict = dataclasses.replace(verdict, action="quarantine", error=TOO_LARGE)

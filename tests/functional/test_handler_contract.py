@@ -153,10 +153,10 @@ def test_a_bug_while_judging_one_record_does_not_escape(
     records = event["Records"]
     original = Firewall.inspect_record
 
-    def flaky(self: Firewall, record: Any) -> Any:
+    def flaky(self: Firewall, record: Any, memo: Any = None) -> Any:
         if record.record_id == records[1]["messageId"]:
             raise ValueError(f"cannot judge {SECRET}")
-        return original(self, record)
+        return original(self, record, memo)
 
     monkeypatch.setattr(Firewall, "inspect_record", flaky)
     handler = deploy()

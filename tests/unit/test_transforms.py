@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from firewall.engine.matcher import acting_decoders
+from firewall.engine.decoded import acting_decoders
 from firewall.engine.transforms import (
     ANY_TRIGGER,
     MAX_BASE64_ATTEMPTS,
@@ -463,3 +463,19 @@ def test_no_transform_raises_on_random_or_broken_text() -> None:
         for name, transform in TRANSFORMS.items():
             out = transform.function(text)
             assert isinstance(out, str), name
+
+
+def test_triggered_finds_exactly_the_transforms_whose_trigger_occurs() -> None:
+    """`triggered` replaces one search per trigger with a scan for trigger characters: on the corpus
+    and on random strings of trigger characters, both must give the same transforms."""
+    from firewall.engine.transforms import triggered
+
+    def searched(text: str) -> frozenset[str]:
+        return frozenset(n for n, t in TRANSFORMS.items() if t.trigger is not None and t.trigger.search(text))
+
+    alphabet = list("ab Z09/+%&#;\\\x00'\"^`${}*.:=-\t\n\r\x0b\x0c\x1c\x1f\xa0\u2003é\uff21\u212a")
+    rng = random.Random(29)
+    samples = [*CORPUS, "x" * 3000 + "'", "A" * 19, "A" * 20, "a:b//c", "a//b", "/./", "a  b", "&amp", "& b"]
+    samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24))) for _ in range(20_000)]
+    for text in samples:
+        assert triggered(text) == searched(text), text
