@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Iterable
 
 from .compiler import RuleSet
 from .decoded import DecodedTexts
@@ -46,16 +47,26 @@ def group_candidates(rules: RuleSet, texts: list[str], acting: frozenset[str]) -
     if "cmdline_normalize" in acting and "${" in joined:
         return None  # `${...:-}` may span texts
     decoded = _Joined(joined, len(texts) - 1)
-    outputs: dict[int, str] = {}
     try:
-        for chain, _members in rules.projections(acting):
-            low = decoded.folded(chain)
-            outputs[id(low)] = low
+        forms = forms_of(decoded, rules.projections(acting))
     except _Split:
         return None
     if not decoded.within(acting):
         return None
-    return candidates_of_forms(rules, list(outputs.values()), len(texts))
+    return candidates_of_forms(rules, forms, len(texts))
+
+
+def forms_of(decoded: DecodedTexts, chains: Iterable[tuple[tuple[str, ...], frozenset[int]]]) -> list[Form]:
+    """The distinct folded outputs of `chains`, each with the signatures of the chains giving it."""
+    members: dict[int, tuple[str, set[int]]] = {}
+    for chain, signatures in chains:
+        low = decoded.folded(chain)
+        entry = members.get(id(low))
+        if entry is None:
+            members[id(low)] = (low, set(signatures))
+        else:
+            entry[1].update(signatures)
+    return [(low, frozenset(signatures)) for low, signatures in members.values()]
 
 
 class _Split(Exception):
@@ -90,33 +101,62 @@ def _triggered_per_text(joined: str) -> frozenset[str]:
     return frozenset(names)
 
 
-def candidates_of_forms(rules: RuleSet, outputs: list[str], count: int) -> list[set[int]]:
-    """Per text, the signatures whose literals its decoded forms hold, taken together: a signature
-    looks at one chain's output only, so this can add a candidate (its regex then decides), never
-    miss one, and costs one evaluation per text instead of one per chain. `outputs` hold `count`
-    texts joined by newlines; a single text is taken whole, newlines and all."""
+SHORT_TEXT = 1024
+"""A text up to this long has its forms' literals taken together; a longer one, form by form."""
+
+
+Form = tuple[str, frozenset[int]]
+"""A folded decoded text (or texts joined by newlines) and the signatures whose chains give it."""
+
+
+def candidates_of_forms(rules: RuleSet, forms: list[Form], count: int) -> list[set[int]]:
+    """Per text, the signatures whose literal groups one of its forms holds, among those the form
+    is for. `forms` hold `count` texts joined by newlines (a single text is taken whole, newlines
+    and all). A short text's forms are taken together: one evaluation per text instead of one per
+    form, at the price of a candidate whose literals come from two forms (its regex then decides).
+    A long text's forms are kept apart: there a needless candidate costs a long regex search."""
     found = [set(rules.always) for _ in range(count)]
     if rules.automaton is None:
         return found
-    literal_ids: dict[int, set[int]] = {}
+    per_form: list[dict[int, set[int]]] = []
     bounds: list[list[int]] = []
+    for low, _members in forms:
+        if count == 1:
+            bounds.append([0, len(low) + 1])
+            ids = {literal_id for _end, literal_id in rules.automaton.iter(low)}
+            per_form.append({0: ids} if ids else {})
+        else:
+            starts = [0, *(m.end() for m in re.finditer(_SEPARATOR, low)), len(low) + 1]
+            bounds.append(starts)
+            per_form.append(_hits_by_text(rules, low, starts))
+    for number in set().union(*per_form):
+        if bounds[0][number + 1] - bounds[0][number] <= SHORT_TEXT:
+            ids = set().union(*(hits.get(number, ()) for hits in per_form))
+            texts = dict.fromkeys(_text(low, starts, number) for (low, _m), starts in zip(forms, bounds, strict=True))
+            found[number] |= rules.satisfied(ids, _SEPARATOR.join(texts))
+        else:
+            for (low, members), starts, hits in zip(forms, bounds, per_form, strict=True):
+                if number in hits:
+                    found[number] |= rules.satisfied(hits[number], _text(low, starts, number)) & members
+    return found
+
+
+def _text(low: str, starts: list[int], number: int) -> str:
+    """Text `number` of a joined text whose texts start at `starts`."""
+    return low[starts[number] : starts[number + 1] - 1]
+
+
+def _hits_by_text(rules: RuleSet, low: str, starts: list[int]) -> dict[int, set[int]]:
+    """The anchor literal ids found in each text of a joined text, hits across a separator left out."""
     lengths = rules.anchor_lengths
-    for low in outputs:
-        starts = [0]
-        if count > 1:
-            starts += [m.end() for m in re.finditer(_SEPARATOR, low)]
-        starts.append(len(low) + 1)
-        bounds.append(starts)
-        for end, literal_id in rules.automaton.iter(low):
-            number = bisect_right(starts, end) - 1
-            if end + 1 - lengths[literal_id] < starts[number] or end + 1 == starts[number + 1]:
-                continue  # the hit takes in a separator
-            ids = literal_ids.get(number)
-            if ids is None:
-                literal_ids[number] = {literal_id}
-            else:
-                ids.add(literal_id)
-    for number, ids in literal_ids.items():
-        forms = [low[starts[number] : starts[number + 1] - 1] for low, starts in zip(outputs, bounds, strict=True)]
-        found[number] |= rules.satisfied(ids, _SEPARATOR.join(dict.fromkeys(forms)))
+    found: dict[int, set[int]] = {}
+    for end, literal_id in rules.automaton.iter(low):
+        number = bisect_right(starts, end) - 1
+        if end + 1 - lengths[literal_id] < starts[number] or end + 1 == starts[number + 1]:
+            continue  # the hit takes in a separator
+        ids = found.get(number)
+        if ids is None:
+            found[number] = {literal_id}
+        else:
+            ids.add(literal_id)
     return found

@@ -14,6 +14,7 @@ from typing import Any
 import ahocorasick
 import regex
 
+from .boundaries import joinable
 from .literals import derive_requirements
 from .model import PARANOIA_LEVELS, Signature
 
@@ -36,12 +37,28 @@ class CompiledSignature:
         None: no fast pattern, the regex runs on every field the signature targets."""
         self.index = index
         self._pattern: regex.Pattern[str] | None = None
+        self._joinable: bool | None = None
+        self._joined_pattern: regex.Pattern[str] | None = None
 
     @property
     def pattern(self) -> regex.Pattern[str]:
         if self._pattern is None:
             self._pattern = regex.compile(self.signature.pattern)
         return self._pattern
+
+    @property
+    def joinable(self) -> bool:
+        """Whether the pattern may search many fields joined by newlines (`boundaries.joinable`)."""
+        if self._joinable is None:
+            self._joinable = joinable(self.signature.pattern)
+        return self._joinable
+
+    @property
+    def joined_pattern(self) -> regex.Pattern[str]:
+        """The pattern for joined fields: MULTILINE, so `^` and `$` hold at each field's edges."""
+        if self._joined_pattern is None:
+            self._joined_pattern = regex.compile(self.signature.pattern, regex.MULTILINE)
+        return self._joined_pattern
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,8 @@ class RuleSet:
     anchored_only: frozenset[int]
     """Signatures whose anchor is their only group: found as soon as one of its literals is."""
     always: frozenset[int]
+    every: frozenset[int]
+    """Every active signature."""
     targeted: frozenset[int]
     chain_members: dict[tuple[str, ...], frozenset[int]]
     _target_cache: dict[str, frozenset[int]] = field(default_factory=dict, compare=False, repr=False)
@@ -196,7 +215,7 @@ _LETTER_FREQUENCY = dict(
 )
 _SYMBOL_FREQUENCY = {
     " ": 0.15, "\n": 0.002, "\t": 0.0005, ".": 0.008, ",": 0.008, "-": 0.004, "/": 0.004, ":": 0.003,
-    "_": 0.002, "'": 0.002, '"': 0.001, "(": 0.0008, ")": 0.0008, "@": 0.0005, "&": 0.0005, "=": 0.0005,
+    "_": 0.002, "'": 0.006, '"': 0.003, "(": 0.0008, ")": 0.0008, "@": 0.0005, "&": 0.0005, "=": 0.001,
     "?": 0.0005, "!": 0.0005, "#": 0.0003, "%": 0.0003, "+": 0.0003, ";": 0.0003, "*": 0.0002, "$": 0.0002,
     "[": 0.0002, "]": 0.0002, "<": 0.0001, ">": 0.0001, "{": 0.0001, "}": 0.0001, "|": 0.0001, "\\": 0.0001,
 }
@@ -290,6 +309,7 @@ def compile_signatures(
         weak=tuple(weak),
         anchored_only=frozenset(i for i in range(len(compiled)) if not others[i] and not weak[i]),
         always=frozenset(c.index for c in compiled if c.literals is None),
+        every=frozenset(range(len(compiled))),
         targeted=frozenset(c.index for c in compiled if not c.signature.applies_everywhere),
         chain_members={chain: frozenset(members) for chain, members in chains.items()},
     )

@@ -40,15 +40,23 @@ MAX_GROUPS = 4
 """How many independent requirements a signature keeps (the strongest ones)."""
 
 
-def _parse(pattern: str) -> list[tuple[Any, Any]] | None:
+def parse_pattern(pattern: str) -> tuple[list[tuple[Any, Any]], int] | None:
+    """The pattern's syntax tree and global flags, as the standard library's parser reads them;
+    None for syntax it does not know (a fuzzy constraint, a nested set, a POSIX class)."""
     if _FUZZY.search(pattern):
         return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # "possible nested set": a POSIX class or set operation
-            return list(sre_parse.parse(pattern).data)
+            parsed = sre_parse.parse(pattern)
     except (c.error, RecursionError, OverflowError, Warning):
         return None
+    return list(parsed.data), parsed.state.flags
+
+
+def _parse(pattern: str) -> list[tuple[Any, Any]] | None:
+    parsed = parse_pattern(pattern)
+    return None if parsed is None else parsed[0]
 
 
 def derive_requirements(pattern: str) -> tuple[Requirement, ...] | None:

@@ -415,7 +415,7 @@ def test_reduced_chains_give_the_candidates_of_the_full_chains(bundled_signature
     """For every field, the chains reduced to its acting decoders (and lower case) must find every
     candidate the full chains find, each signature looking at its own chain's output."""
     from firewall.engine.literals import fold
-    from firewall.engine.matcher import _applicable
+    from firewall.engine.search import applicable
     from firewall.engine.transforms import apply_chain
 
     rules = compile_signatures(bundled_signatures, paranoia=4)
@@ -439,7 +439,7 @@ def test_reduced_chains_give_the_candidates_of_the_full_chains(bundled_signature
         full: set[int] = set(rules.always)
         for chain, members in rules.chain_members.items():
             full |= rules.literal_hits(fold(apply_chain(chain, text))) & members
-        assert set(_applicable(rules, "value", full)) <= set(field_candidates(rules, "value", text)), text
+        assert set(applicable(rules, "value", full)) <= set(field_candidates(rules, "value", text)), text
 
 
 def test_a_recurring_attack_is_reported_in_each_field_up_to_the_limit(make_sig: SigFactory) -> None:

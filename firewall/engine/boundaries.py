@@ -1,0 +1,142 @@
+"""Whether a regex finds, in texts joined by newlines, every match it finds in each text alone.
+
+One search over a signature's candidate fields joined by newlines costs one call instead of one
+per field. A match inside one text is still there in the joined text, as long as the pattern never
+needs to find *nothing* past the text's edge, where the joined text has a newline:
+
+- `\\A` and `\\Z` (the joined pattern is compiled MULTILINE, so `^` and `$` hold at each newline);
+- a negative lookaround, a possessive quantifier or an atomic group that could take in a newline
+  (or holds `^`/`$`): each can fail on the newline where it succeeded at the end of the text.
+
+Patterns with none of those are "joinable". What the joined search finds is then only a hint,
+confirmed by the pattern on the field it starts in (a match may also span two texts).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from .literals import parse_pattern
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import sre_constants as c
+
+_NEWLINE = 10
+
+_CATEGORY_HAS_NEWLINE = {
+    c.CATEGORY_SPACE: True,
+    c.CATEGORY_NOT_SPACE: False,
+    c.CATEGORY_WORD: False,
+    c.CATEGORY_NOT_WORD: True,
+    c.CATEGORY_DIGIT: False,
+    c.CATEGORY_NOT_DIGIT: True,
+    c.CATEGORY_LINEBREAK: True,
+    c.CATEGORY_NOT_LINEBREAK: False,
+}
+
+
+def joinable(pattern: str) -> bool:
+    """True when searching `pattern` (MULTILINE) over texts joined by newlines finds a match
+    wherever it finds one in a text alone. False when unsure (syntax the parser does not know)."""
+    parsed = parse_pattern(pattern)
+    if parsed is None:
+        return False
+    items, flags = parsed
+    return _safe(items, bool(flags & c.SRE_FLAG_DOTALL), guarded=False)
+
+
+def _safe(items: list[tuple[Any, Any]], dotall: bool, guarded: bool) -> bool:
+    """No string anchor; inside a negative lookaround, possessive or atomic part (`guarded`), nothing
+    that could match a newline and no line anchor."""
+    for op, av in items:
+        if op is c.AT:
+            if av in (c.AT_BEGINNING_STRING, c.AT_END_STRING):
+                return False
+            if guarded and av in (c.AT_BEGINNING, c.AT_END, c.AT_BEGINNING_LINE, c.AT_END_LINE):
+                return False
+        elif op is c.ASSERT_NOT or op is c.ATOMIC_GROUP:
+            inner = list(av[1] if op is c.ASSERT_NOT else av)
+            if _matches_newline(inner, dotall) or not _safe(inner, dotall, guarded=True):
+                return False
+        elif op is c.POSSESSIVE_REPEAT:
+            inner = list(av[2])
+            if _matches_newline(inner, dotall) or not _safe(inner, dotall, guarded=True):
+                return False
+        elif op is c.ASSERT:
+            if not _safe(list(av[1]), dotall, guarded):
+                return False
+        elif op is c.SUBPATTERN:
+            _group, add_flags, del_flags, inner = av
+            inner_dotall = (dotall or bool(add_flags & c.SRE_FLAG_DOTALL)) and not del_flags & c.SRE_FLAG_DOTALL
+            if not _safe(list(inner), inner_dotall, guarded):
+                return False
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT):
+            if not _safe(list(av[2]), dotall, guarded):
+                return False
+        elif op is c.BRANCH:
+            if not all(_safe(list(branch), dotall, guarded) for branch in av[1]):
+                return False
+        elif op is c.GROUPREF_EXISTS:
+            _group, yes, no = av
+            if not _safe(list(yes), dotall, guarded) or (no is not None and not _safe(list(no), dotall, guarded)):
+                return False
+    return True
+
+
+def _matches_newline(items: list[tuple[Any, Any]], dotall: bool) -> bool:
+    """Whether any part of `items` (lookarounds included) could match a newline; True when unsure."""
+    for op, av in items:
+        if op is c.LITERAL:
+            if av == _NEWLINE:
+                return True
+        elif op is c.NOT_LITERAL:
+            if av != _NEWLINE:
+                return True
+        elif op is c.ANY:
+            if dotall:
+                return True
+        elif op is c.IN:
+            if _set_has_newline(av):
+                return True
+        elif op in (c.AT, c.CATEGORY):
+            continue
+        elif op in (c.ASSERT, c.ASSERT_NOT):
+            if _matches_newline(list(av[1]), dotall):
+                return True
+        elif op is c.ATOMIC_GROUP:
+            if _matches_newline(list(av), dotall):
+                return True
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            if _matches_newline(list(av[2]), dotall):
+                return True
+        elif op is c.SUBPATTERN:
+            _group, add_flags, del_flags, inner = av
+            inner_dotall = (dotall or bool(add_flags & c.SRE_FLAG_DOTALL)) and not del_flags & c.SRE_FLAG_DOTALL
+            if _matches_newline(list(inner), inner_dotall):
+                return True
+        elif op is c.BRANCH:
+            if any(_matches_newline(list(branch), dotall) for branch in av[1]):
+                return True
+        else:
+            return True  # back-references and anything else: assume it could
+    return False
+
+
+def _set_has_newline(members: list[tuple[Any, Any]]) -> bool:
+    """Whether a character set (`[...]`, `\\s`, `\\W`...) holds the newline."""
+    negated = False
+    held = False
+    for op, av in members:
+        if op is c.NEGATE:
+            negated = True
+        elif op is c.LITERAL:
+            held = held or av == _NEWLINE
+        elif op is c.RANGE:
+            held = held or av[0] <= _NEWLINE <= av[1]
+        elif op is c.CATEGORY:
+            held = held or _CATEGORY_HAS_NEWLINE.get(av, True)
+        else:
+            held = True  # unknown member: assume it could
+    return held != negated

@@ -1,0 +1,65 @@
+"""What inspecting a record produces and spends: its limits, hits and CPU budget, and the memo
+the records of one batch share."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from .compiler import CompiledSignature
+
+MAX_PATHS_PER_SIGNATURE = 3
+"""A signature reports at most this many fields of a record."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    regex_timeout: float = 0.05
+    """Seconds one regex search may take before the field is judged under the error policy."""
+    record_budget: float = 2.0
+    """CPU seconds the whole record may take."""
+
+
+@dataclass
+class Hit:
+    signature: CompiledSignature
+    path: str
+    excerpt: str
+
+
+@dataclass
+class Findings:
+    hits: list[Hit] = field(default_factory=list)
+    error: str | None = None
+
+
+class Budget:
+    """The record's budget in CPU seconds: a verdict must not depend on how busy the machine is."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.process_time() + seconds
+
+    def remaining(self) -> float:
+        return self.deadline - time.process_time()
+
+
+class Memo:
+    """What the records of one batch share. Keys, statuses and currencies recur across records, and
+    neither a text's candidates nor a regex's outcome on it depend on the field it sits in."""
+
+    MAX_ENTRIES = 50_000
+    """Past this many texts or outcomes the memo starts afresh: a batch of unique texts must not
+    grow it without bound."""
+
+    def __init__(self) -> None:
+        self.candidates: dict[str, tuple[set[int], frozenset[str] | None]] = {}
+        """text -> (its candidates, the decoders its chains reduce to; None: no reduction holds)."""
+        self.outcomes: dict[tuple[int, str], str | None] = {}
+        """(signature, text) -> the excerpt of the regex's match, None when it found nothing."""
+
+    def trim(self) -> None:
+        if len(self.candidates) > self.MAX_ENTRIES:
+            self.candidates.clear()
+        if len(self.outcomes) > self.MAX_ENTRIES:
+            self.outcomes.clear()

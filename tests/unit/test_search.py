@@ -1,0 +1,129 @@
+"""The regex stage: which patterns may search fields joined by newlines, and that doing so finds
+exactly the fields a search of each field alone finds."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import pytest
+import regex
+
+from firewall.engine.boundaries import joinable
+from firewall.engine.compiler import compile_signatures
+from firewall.engine.findings import MAX_PATHS_PER_SIGNATURE, Budget, Findings, Limits, Memo
+from firewall.engine.matcher import inspect_fields
+from firewall.engine.model import Signature
+from firewall.engine.search import RecordSearch
+from firewall.engine.transforms import apply_chain
+
+SigFactory = Callable[..., Signature]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        (r"union\s+select", True),
+        (r"^admin'--", True),  # `^` and `$` hold at each field's edges once MULTILINE
+        (r"passwd$", True),
+        (r"x(?!\w)", True),  # a word character is never a newline
+        (r"(?<![\w$])alert\(", True),
+        (r"(?>ab|a)c", True),
+        (r"a(?!.)", True),  # without DOTALL, `.` never takes a newline
+        (r"\Aadmin", False),
+        (r"admin\Z", False),
+        (r"x(?!\s)", False),  # a newline is whitespace: true at a field's end, false before a separator
+        (r"x(?![^a-z])", False),
+        (r"(?s)x(?!.)", False),
+        (r"a\s*+b", False),
+        (r"a[^;]*+;", False),
+        (r"(?>a\s|a)b", False),
+        (r"x(?!$)", False),
+        (r"(a)\1(?!\1)", False),  # a back-reference could be anything
+        (r"\p{L}+(?=x)", False),  # syntax the standard parser does not know: unsure, not joinable
+    ],
+)
+def test_which_patterns_may_search_joined_fields(pattern: str, expected: bool) -> None:
+    assert joinable(pattern) is expected
+
+
+def _search_alone(signature: Signature, text: str) -> bool:
+    return regex.search(signature.pattern, apply_chain(signature.transforms, text)) is not None
+
+
+def _resolved(sig: Signature, texts: list[str]) -> set[int]:
+    """The fields the regex stage reports for `sig`, every field a candidate."""
+    rules = compile_signatures([sig], paranoia=4)
+    items = [(f"f{i}", text) for i, text in enumerate(texts)]
+    findings = Findings()
+    search = RecordSearch(rules, items, dict.fromkeys(range(len(items))), Limits(), Budget(5.0), findings, Memo())
+    search.run({0: list(range(len(items)))})
+    return {int(hit.path[1:]) for hit in findings.hits}
+
+
+def test_joined_search_reports_the_fields_a_search_of_each_finds(bundled_signatures: tuple[Signature, ...]) -> None:
+    """Every shipped signature, over its own examples mixed with the others' in random order (some
+    with newlines, some empty): the fields reported are the first fields, in record order, whose
+    own search matches."""
+    rng = random.Random(17)
+    pool = sorted({text for s in bundled_signatures for text in (*s.match_examples, *s.no_match_examples)})
+    pool += ["", "\n", "a\nb", "x\n", "\nselect"]
+    joined_signatures = 0
+    for sig in bundled_signatures:
+        texts = [*sig.match_examples, *sig.no_match_examples, *rng.sample(pool, 12)]
+        rng.shuffle(texts)
+        alone = [i for i, text in enumerate(texts) if _search_alone(sig, text)]
+        assert _resolved(sig, texts) == set(alone[:MAX_PATHS_PER_SIGNATURE]), sig.id
+        joined_signatures += joinable(sig.pattern)
+    assert joined_signatures > len(bundled_signatures) * 0.8
+
+
+@pytest.mark.parametrize(
+    ("pattern", "texts", "expected"),
+    [
+        ("^ab", ["xab", "ab", "c\nab"], {1}),  # `^` only at a field's start
+        ("ab$", ["abx", "ab", "ab\nc"], {1}),
+        ("b\\s+c", ["ab", "c", "b  c"], {2}),  # a match spanning two fields is not one
+        ("(?<!a)b", ["a", "b", "ab"], {1}),
+    ],
+)
+def test_edges_and_spans_behave_as_in_a_field_alone(
+    make_sig: SigFactory, pattern: str, texts: list[str], expected: set[int]
+) -> None:
+    assert _resolved(make_sig(pattern=pattern, prefilter=()), texts) == expected
+
+
+class _TimesOut:
+    def search(self, *_args: object, **_kwargs: object) -> None:
+        raise TimeoutError
+
+
+def test_a_joined_search_that_times_out_is_retried_field_by_field(make_sig: SigFactory) -> None:
+    """A joined search that runs out of time is not a verdict: each field is searched alone, where
+    a timeout would be one."""
+    rules = compile_signatures([make_sig(pattern="attack")])
+    rules.signatures[0]._joined_pattern = _TimesOut()  # type: ignore[assignment]
+    fields: list[tuple[str, str | bytes]] = [("a", "calm"), ("b", "an attack"), ("c", "calm too")]
+    findings = inspect_fields(rules, fields)
+    assert findings.error is None
+    assert [hit.path for hit in findings.hits] == ["b"]
+
+
+def test_a_timeout_on_a_field_alone_is_the_records_error(make_sig: SigFactory) -> None:
+    sig = make_sig(pattern="(x+x+)+y", prefilter=[["xx"], ["y"]])
+    rules = compile_signatures([sig])
+    findings = inspect_fields(rules, [("a", "calm"), ("b", "y" + "x" * 5000)], Limits(regex_timeout=0.01))
+    assert findings.error is not None and "FW-UNIT-001" in findings.error and "at b" in findings.error
+
+
+def test_outcomes_are_recalled_across_records_sharing_a_memo(make_sig: SigFactory) -> None:
+    rules = compile_signatures([make_sig(pattern="attack")])
+    memo = Memo()
+    first = inspect_fields(rules, [("a", "an attack"), ("b", "calm")], memo=memo)
+    assert memo.outcomes[(0, "an attack")] is not None
+    rules.signatures[0]._pattern = _TimesOut()  # type: ignore[assignment]
+    rules.signatures[0]._joined_pattern = _TimesOut()  # type: ignore[assignment]
+    second = inspect_fields(rules, [("c", "an attack")], memo=memo)  # recalled: no search runs
+    assert [hit.path for hit in first.hits] == ["a"]
+    assert [hit.path for hit in second.hits] == ["c"]
+    assert second.error is None and second.hits[0].excerpt == first.hits[0].excerpt
