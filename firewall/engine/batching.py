@@ -34,6 +34,7 @@ _SEPARATOR = "\n"
 _SPACING = re.compile(r"[^\S \n]|  ")
 """`compress_whitespace`'s trigger within one text of a joined group, where newlines are separators."""
 _TRIGGERS = tuple(
+    # None of these matches a newline, so each is found within one text of a joined group.
     (name, t.trigger) for name, t in TRANSFORMS.items() if t.trigger is not None and name != "compress_whitespace"
 )
 
@@ -86,19 +87,17 @@ class _Joined(DecodedTexts):
             raise _Split(name)
         return output
 
-    def acting(self, text: str) -> frozenset[str]:
-        acting = _triggered_per_text(text)
-        return acting if text.isascii() else acting | _triggered_per_text(text.lower())
-
-
-def _triggered_per_text(joined: str) -> frozenset[str]:
-    """The union over the joined texts of the transforms each one triggers: every trigger but
-    whitespace compression's is found within one text (none matches a newline); that one is
-    searched with newlines left out."""
-    names = {name for name, trigger in _TRIGGERS if trigger.search(joined)}
-    if _SPACING.search(joined):
-        names.add("compress_whitespace")
-    return frozenset(names)
+    def within(self, acting: frozenset[str]) -> bool:
+        """Searches only the triggers of decoders outside `acting`: the others may occur freely."""
+        outside = tuple((name, trigger) for name, trigger in _TRIGGERS if name not in acting)
+        spacing = "compress_whitespace" not in acting
+        for text in self._alive[1:]:
+            for version in (text,) if text.isascii() else (text, text.lower()):
+                if any(trigger.search(version) for _name, trigger in outside):
+                    return False
+                if spacing and _SPACING.search(version):
+                    return False
+        return True
 
 
 SHORT_TEXT = 1024

@@ -25,6 +25,7 @@ class DecodedTexts:
         self._chains: dict[tuple[str, ...], str] = {(): text}
         self._steps: dict[tuple[str, int], str] = {}
         self._folded: dict[int, str] = {}
+        self._distinct: dict[str, str] = {}
         self._alive: list[str] = [text]
         """Inputs stay referenced while their id() is a cache key."""
         self._checked: set[int] = set()
@@ -63,8 +64,11 @@ class DecodedTexts:
         return acting_decoders(text)
 
     def folded(self, chain: tuple[str, ...]) -> str:
+        """The folded output of `chain`. Equal folded texts are one object, so that a caller keying
+        them by id() scans each distinct text once (`Ab` and `ab` fold alike)."""
         text = self.get(chain)
         low = self._folded.get(id(text))
         if low is None:
-            low = self._folded[id(text)] = fold(text)
+            low = fold(text)
+            low = self._folded[id(text)] = self._distinct.setdefault(low, low)
         return low

@@ -42,6 +42,7 @@ class RecordSearch:
         self.rules, self.items, self.texts = rules, items, texts
         self.limits, self.budget, self.findings, self.memo = limits, budget, findings, memo
         self._decoded: dict[str, DecodedTexts] = {}
+        self._lowered: dict[str, str] = {}
         self._hits: list[tuple[int, int, Hit]] = []
 
     def run(self, plan: dict[int, list[int]]) -> None:
@@ -84,13 +85,21 @@ class RecordSearch:
     def subject(self, position: int, chain: tuple[str, ...]) -> str:
         """What `chain` makes of one field (reduced to its acting decoders where that holds)."""
         entry = self.texts[position]
+        text = self.items[position][1]
+        if isinstance(entry, frozenset) and not entry:  # most fields: no decoder acts, at most lower case
+            return self._lower(text) if "lowercase" in chain else text
         if isinstance(entry, DecodedTexts):
             decoded, reduced = entry, entry.reduced_to
         else:
-            text = self.items[position][1]
             decoded = self._decoded.get(text) or self._decoded.setdefault(text, DecodedTexts(text))
             reduced = entry
         return decoded.get(chain if reduced is None else self.rules.reduced(chain, reduced))
+
+    def _lower(self, text: str) -> str:
+        lowered = self._lowered.get(text)
+        if lowered is None:
+            lowered = self._lowered[text] = text.lower()
+        return lowered
 
 
 class _SignatureSearch:
