@@ -9,18 +9,28 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, Protocol
 
 import ahocorasick
 import regex
 
 from .boundaries import joinable
+from .branches import Branches, top_level_branches
 from .literals import derive_requirements
 from .model import PARANOIA_LEVELS, Signature
 
 AUTOMATON_LITERAL_LENGTH = 2
 """Groups whose literals are all this long go in the automaton; groups with single characters are
 checked on the candidates afterwards."""
+
+
+class Searcher(Protocol):
+    def search(self, text: str, pos: int = ..., *, timeout: float | None = ...) -> regex.Match[str] | None: ...
+
+
+def _searcher(pattern: regex.Pattern[str]) -> Searcher:
+    pieces = top_level_branches(pattern.pattern)
+    return pattern if pieces is None else Branches(pattern, pieces)
 
 
 class CompiledSignature:
@@ -39,12 +49,28 @@ class CompiledSignature:
         self._pattern: regex.Pattern[str] | None = None
         self._joinable: bool | None = None
         self._joined_pattern: regex.Pattern[str] | None = None
+        self._searcher: Searcher | None = None
+        self._joined_searcher: Searcher | None = None
 
     @property
     def pattern(self) -> regex.Pattern[str]:
         if self._pattern is None:
             self._pattern = regex.compile(self.signature.pattern)
         return self._pattern
+
+    @property
+    def searcher(self) -> Searcher:
+        """The pattern, searched branch by branch on long texts where it has several (`branches`)."""
+        if self._searcher is None:
+            self._searcher = _searcher(self.pattern)
+        return self._searcher
+
+    @property
+    def joined_searcher(self) -> Searcher:
+        """`joined_pattern`, likewise."""
+        if self._joined_searcher is None:
+            self._joined_searcher = _searcher(self.joined_pattern)
+        return self._joined_searcher
 
     @property
     def joinable(self) -> bool:

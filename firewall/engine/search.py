@@ -154,7 +154,7 @@ class _SignatureSearch:
             if remaining <= 0:
                 return self.each(chunk[cleared:])  # records the budget error
             try:
-                match = self.compiled.joined_pattern.search(
+                match = self.compiled.joined_searcher.search(
                     joined, offset, timeout=min(record.limits.regex_timeout, remaining)
                 )
             except TimeoutError:
@@ -187,7 +187,7 @@ class _SignatureSearch:
             return False
         subject = record.subject(position, self.compiled.chain)
         try:
-            match = self.compiled.pattern.search(subject, timeout=min(record.limits.regex_timeout, remaining))
+            match = self.compiled.searcher.search(subject, timeout=min(record.limits.regex_timeout, remaining))
         except TimeoutError:
             record.findings.error = (
                 f"signature {self.compiled.signature.id} exceeded its time budget of "

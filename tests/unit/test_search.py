@@ -102,7 +102,7 @@ def test_a_joined_search_that_times_out_is_retried_field_by_field(make_sig: SigF
     """A joined search that runs out of time is not a verdict: each field is searched alone, where
     a timeout would be one."""
     rules = compile_signatures([make_sig(pattern="attack")])
-    rules.signatures[0]._joined_pattern = _TimesOut()  # type: ignore[assignment]
+    rules.signatures[0]._joined_searcher = _TimesOut()  # type: ignore[assignment]
     fields: list[tuple[str, str | bytes]] = [("a", "calm"), ("b", "an attack"), ("c", "calm too")]
     findings = inspect_fields(rules, fields)
     assert findings.error is None
@@ -121,8 +121,8 @@ def test_outcomes_are_recalled_across_records_sharing_a_memo(make_sig: SigFactor
     memo = Memo()
     first = inspect_fields(rules, [("a", "an attack"), ("b", "calm")], memo=memo)
     assert memo.outcomes[(0, "an attack")] is not None
-    rules.signatures[0]._pattern = _TimesOut()  # type: ignore[assignment]
-    rules.signatures[0]._joined_pattern = _TimesOut()  # type: ignore[assignment]
+    rules.signatures[0]._searcher = _TimesOut()  # type: ignore[assignment]
+    rules.signatures[0]._joined_searcher = _TimesOut()  # type: ignore[assignment]
     second = inspect_fields(rules, [("c", "an attack")], memo=memo)  # recalled: no search runs
     assert [hit.path for hit in first.hits] == ["a"]
     assert [hit.path for hit in second.hits] == ["c"]
