@@ -9,7 +9,7 @@ from typing import Any
 from .engine.compiler import RuleSet, compile_signatures
 from .engine.literals import derive_requirements
 from .engine.loader import load_directory
-from .engine.matcher import Findings, Limits, Memo, inspect_fields
+from .engine.matcher import Findings, Limits, Memo, inspect_fields, prime
 from .engine.model import MODES, ON_ERROR_POLICIES, Exclusion, Signature, Verdict
 from .engine.scoring import DEFAULT_THRESHOLD, judge
 from .pattern_cache import PatternCache
@@ -103,8 +103,16 @@ class Firewall:
 
     def inspect_event(self, event: Any) -> list[Verdict]:
         """One verdict per record of a raw Lambda event, in order. Pure: no object is read."""
+        records = parse_event(event).records
+        memo = self.prepare(records)
+        return [self.inspect_record(record, memo) for record in records]
+
+    def prepare(self, records: Iterable[Record]) -> Memo:
+        """A memo for judging `records` with `inspect_record`, their fields' prefilter done for the
+        whole batch at once. Judging each record alone gives the same verdicts, more slowly."""
         memo = Memo()
-        return [self.inspect_record(record, memo) for record in parse_event(event).records]
+        prime(self.rules, ((f.path, f.value) for record in records for f in record.fields), memo)
+        return memo
 
     def _judge(
         self, fields: list[Field], problems: list[str], record_id: str | None, memo: Memo | None = None

@@ -39,10 +39,15 @@ _TRIGGERS = tuple(
 )
 
 
+def joinable_acting(acting: frozenset[str]) -> bool:
+    """Whether texts with these acting decoders can be decoded joined at all."""
+    return acting <= LOCAL_DECODERS
+
+
 def group_candidates(rules: RuleSet, texts: list[str], acting: frozenset[str]) -> list[set[int]] | None:
     """The candidate signatures of each text, all of which have exactly `acting` as acting decoders;
     None when the group must be examined text by text."""
-    if len(texts) < MIN_GROUP or not acting <= LOCAL_DECODERS:
+    if len(texts) < MIN_GROUP or not joinable_acting(acting):
         return None
     joined = _SEPARATOR.join(texts)
     if "cmdline_normalize" in acting and "${" in joined:

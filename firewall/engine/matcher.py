@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from .batching import candidates_of_forms, forms_of, group_candidates
+from .batching import candidates_of_forms, forms_of, group_candidates, joinable_acting
 from .compiler import RuleSet
 from .decoded import DecodedTexts, acting_decoders
 from .findings import MAX_PATHS_PER_SIGNATURE, Budget, Findings, Hit, Limits, Memo
@@ -27,6 +27,7 @@ __all__ = [
     "as_text",
     "field_candidates",
     "inspect_fields",
+    "prime",
     "record_candidates",
 ]
 
@@ -64,6 +65,14 @@ def inspect_fields(
     return findings
 
 
+def prime(rules: RuleSet, fields: Iterable[tuple[str, str | bytes]], memo: Memo) -> None:
+    """Work out the candidates of a whole batch's fields at once, into `memo`: one automaton scan
+    and one decoding per group for all records instead of several per record. Each record's
+    inspection then recalls them (and still computes any field added since, such as an object's)."""
+    memo.trim()
+    record_candidates(rules, [(path, as_text(value)) for path, value in fields], memo)
+
+
 def record_candidates(
     rules: RuleSet, items: list[tuple[str, str]], memo: Memo | None = None
 ) -> tuple[dict[int, set[int]], dict[int, DecodedTexts | frozenset[str] | None]]:
@@ -95,15 +104,15 @@ def record_candidates(
             plain.append(text)
     alone: list[tuple[str, frozenset[str]]] = []
     for acting, members in groups.items():
-        batched = group_candidates(rules, members, acting)
-        if batched is None:
-            alone += ((text, acting) for text in members)
-            continue
-        for text, shared in zip(members, batched, strict=True):
-            known[text] = (shared, acting)
-            for index in distinct[text]:
-                found[index] = shared
-                texts[index] = acting
+        for part, batched in _joined_parts(rules, members, acting):
+            if batched is None:
+                alone += ((text, acting) for text in part)
+                continue
+            for text, shared in zip(part, batched, strict=True):
+                known[text] = (shared, acting)
+                for index in distinct[text]:
+                    found[index] = shared
+                    texts[index] = acting
     for text, acting in alone:
         decoded = DecodedTexts(text)
         shared = _decoded_candidates(rules, decoded, acting)
@@ -118,6 +127,31 @@ def record_candidates(
             found[index] = shared
             texts[index] = no_decoder
     return found, texts
+
+
+SMALLEST_SPLIT = 8
+"""A group that cannot be decoded joined is halved down to this size, then examined text by text."""
+
+
+def _joined_parts(
+    rules: RuleSet, members: list[str], acting: frozenset[str]
+) -> list[tuple[list[str], list[set[int]] | None]]:
+    """The group's texts in parts, each with its candidates when it could be decoded joined. A
+    part that cannot (one text decodes to a newline or wakes another decoder) is halved, so that
+    one such text among thousands costs a few joined passes, not thousands of single ones."""
+    if not joinable_acting(acting):
+        return [(members, None)]
+    parts: list[tuple[list[str], list[set[int]] | None]] = []
+    pending = [members]
+    while pending:
+        part = pending.pop()
+        batched = group_candidates(rules, part, acting)
+        if batched is not None or len(part) <= SMALLEST_SPLIT:
+            parts.append((part, batched))
+        else:
+            middle = len(part) // 2
+            pending += (part[middle:], part[:middle])
+    return parts
 
 
 def field_candidates(rules: RuleSet, path: str, text: str) -> list[int]:

@@ -109,7 +109,7 @@ class Processor:
 
     def _judge_all(self, batch: Batch, context: Any) -> list[Judged]:
         judged = []
-        memo = Memo()
+        memo = self.firewall.prepare(r for r in batch.records if _raw_size(r) <= self.settings.max_bytes)
         for record in batch.records:
             if _remaining_ms(context) < SAFETY_MARGIN_MS:
                 judged.append(Judged(record, _unjudged("function time nearly spent"), "out of time"))

@@ -289,3 +289,19 @@ def test_error_verdict_to_dict(good: Path) -> None:
     data = json.loads(json.dumps(verdict.to_dict()))
     assert data["error"]
     assert data["action"] == "quarantine"
+
+
+def test_a_prepared_batch_gets_the_verdicts_its_records_get_alone(bundled: Firewall) -> None:
+    """`inspect_event` does the prefilter for all records at once; every record's verdict must be
+    the one it gets judged alone, on every sample event."""
+    from firewall.sources import parse_event
+
+    events = Path(__file__).resolve().parent.parent / "events"
+    checked = 0
+    for path in sorted(events.glob("*.json")):
+        event = json.loads(path.read_text())
+        together = bundled.inspect_event(event)
+        alone = [bundled.inspect_record(record) for record in parse_event(event).records]
+        assert [v.to_dict() for v in together] == [v.to_dict() for v in alone], path.name
+        checked += len(alone)
+    assert checked >= 20

@@ -513,3 +513,25 @@ def test_an_attack_among_thousands_of_decoded_fields_is_found(bundled_signatures
     findings = inspect_fields(rules, fields)
     assert findings.error is None
     assert {hit.path for hit in findings.hits} == {"items[12345]"}
+
+
+def test_one_text_that_cannot_be_joined_leaves_the_rest_of_its_group_joined(
+    bundled_signatures: tuple[Signature, ...],
+) -> None:
+    """A group is halved around a text whose decoding yields a newline: only a few texts end up
+    examined one by one, and every text gets the candidates it gets alone."""
+    from firewall.engine.decoded import DecodedTexts
+    from firewall.engine.matcher import SMALLEST_SPLIT, _decoded_candidates, _joined_parts
+
+    rules = compile_signatures(bundled_signatures, paranoia=1)
+    texts = [f"50% of {i:04d}" for i in range(1000)]
+    texts[617] = "line%0abreak 50%"
+    acting = frozenset({"url_decode"})
+    parts = _joined_parts(rules, texts, acting)
+    alone = [text for part, batched in parts if batched is None for text in part]
+    assert "line%0abreak 50%" in alone and len(alone) <= SMALLEST_SPLIT
+    assert sorted(text for part, _ in parts for text in part) == sorted(texts)
+    for part, batched in parts:
+        for text, candidates in zip(part, batched or [None] * len(part), strict=True):
+            if candidates is not None:
+                assert candidates == _decoded_candidates(rules, DecodedTexts(text), acting)
