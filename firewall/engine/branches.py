@@ -52,7 +52,15 @@ class Branches:
 
     def __init__(self, whole: regex.Pattern[str], pieces: list[str]) -> None:
         self.whole = whole
-        self.parts = tuple(regex.compile(piece, whole.flags) for piece in pieces)
+        self.pieces = pieces
+        self._parts: tuple[regex.Pattern[str], ...] | None = None
+
+    @property
+    def parts(self) -> tuple[regex.Pattern[str], ...]:
+        """The branches, compiled on the first long text (most processes never see one)."""
+        if self._parts is None:
+            self._parts = tuple(regex.compile(piece, self.whole.flags) for piece in self.pieces)
+        return self._parts
 
     def search(self, text: str, pos: int = 0, *, timeout: float | None = None) -> regex.Match[str] | None:
         if len(text) - pos < LONG_TEXT:

@@ -10,6 +10,7 @@ whitespace compression; the matcher scans lower-cased text.
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from collections.abc import Sequence
@@ -40,9 +41,12 @@ MAX_GROUPS = 4
 """How many independent requirements a signature keeps (the strongest ones)."""
 
 
+@functools.lru_cache(maxsize=512)
 def parse_pattern(pattern: str) -> tuple[list[tuple[Any, Any]], int] | None:
     """The pattern's syntax tree and global flags, as the standard library's parser reads them;
-    None for syntax it does not know (a fuzzy constraint, a nested set, a POSIX class)."""
+    None for syntax it does not know (a fuzzy constraint, a nested set, a POSIX class). Cached:
+    the prefilter, `boundaries` and `branches` each read the same patterns (callers never change
+    the tree)."""
     if _FUZZY.search(pattern):
         return None
     try:
