@@ -111,7 +111,9 @@ class Firewall:
         """A memo for judging `records` with `inspect_record`, their fields' prefilter done for the
         whole batch at once. Judging each record alone gives the same verdicts, more slowly."""
         memo = Memo()
-        prime(self.rules, ((f.path, f.value) for record in records for f in record.fields), memo)
+        batch = list(records)
+        if len(batch) > 1:  # one record gains nothing from a batch-wide pass
+            prime(self.rules, ((f.path, f.value) for record in batch for f in record.fields), memo)
         return memo
 
     def _judge(
