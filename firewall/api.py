@@ -108,12 +108,13 @@ class Firewall:
         return [self.inspect_record(record, memo) for record in records]
 
     def prepare(self, records: Iterable[Record]) -> Memo:
-        """A memo for judging `records` with `inspect_record`, their fields' prefilter done for the
-        whole batch at once. Judging each record alone gives the same verdicts, more slowly."""
+        """A memo for judging `records` with `inspect_record`: their prefilter and regex searches done
+        for the whole batch at once. Judging each record alone gives the same verdicts, more slowly."""
         memo = Memo()
         batch = list(records)
         if len(batch) > 1:  # one record gains nothing from a batch-wide pass
-            prime(self.rules, ((f.path, f.value) for record in batch for f in record.fields), memo)
+            fields = ((f.path, f.value) for record in batch for f in record.fields)
+            prime(self.rules, fields, memo, self.limits, self.exclusions)
         return memo
 
     def _judge(

@@ -65,12 +65,27 @@ def inspect_fields(
     return findings
 
 
-def prime(rules: RuleSet, fields: Iterable[tuple[str, str | bytes]], memo: Memo) -> None:
-    """Work out the candidates of a whole batch's fields at once, into `memo`: one automaton scan
-    and one decoding per group for all records instead of several per record. Each record's
-    inspection then recalls them (and still computes any field added since, such as an object's)."""
+PRIME_BUDGET = 0.5
+"""CPU seconds the batch-wide regex pass may take; what it leaves undone, each record does."""
+
+
+def prime(
+    rules: RuleSet,
+    fields: Iterable[tuple[str, str | bytes]],
+    memo: Memo,
+    limits: Limits = DEFAULT_LIMITS,
+    exclusions: Sequence[Exclusion] = (),
+) -> None:
+    """Do the work of a whole batch's fields at once, into `memo`: one automaton scan and one
+    decoding per group, then each candidate signature's search over its fields of every record
+    joined, instead of all of it record by record. Each record's inspection then recalls the
+    outcomes (and still works out any field added since, such as an object's). A search that times
+    out here only leaves its fields to their records, where a timeout is a verdict."""
     memo.trim()
-    record_candidates(rules, [(path, as_text(value)) for path, value in fields], memo)
+    items = [(path, as_text(value)) for path, value in fields]
+    found, texts = record_candidates(rules, items, memo)
+    plan = plan_searches(rules, items, found, exclusions)
+    RecordSearch(rules, items, texts, limits, Budget(PRIME_BUDGET), Findings(), memo).run(plan)
 
 
 def record_candidates(
