@@ -17,7 +17,6 @@ from collections.abc import Iterable
 
 from .compiler import RuleSet
 from .decoded import DecodedTexts
-from .transforms import TRANSFORMS
 
 LOCAL_DECODERS = frozenset(
     {"url_decode", "html_entity_decode", "cmdline_normalize", "remove_nulls", "unicode_nfkc", "path_normalize"}
@@ -33,10 +32,6 @@ MIN_GROUP = 2
 _SEPARATOR = "\n"
 _SPACING = re.compile(r"[^\S \n]|  ")
 """`compress_whitespace`'s trigger within one text of a joined group, where newlines are separators."""
-_TRIGGERS = tuple(
-    # None of these matches a newline, so each is found within one text of a joined group.
-    (name, t.trigger) for name, t in TRANSFORMS.items() if t.trigger is not None and name != "compress_whitespace"
-)
 
 
 def joinable_acting(acting: frozenset[str]) -> bool:
@@ -44,9 +39,12 @@ def joinable_acting(acting: frozenset[str]) -> bool:
     return acting <= LOCAL_DECODERS
 
 
-def group_candidates(rules: RuleSet, texts: list[str], acting: frozenset[str]) -> list[set[int]] | None:
-    """The candidate signatures of each text, all of which have exactly `acting` as acting decoders;
-    None when the group must be examined text by text."""
+def group_candidates(
+    rules: RuleSet, texts: list[str], acting: frozenset[str]
+) -> tuple[list[set[int]], frozenset[str]] | None:
+    """The candidate signatures of each text, all of which have `acting` as acting decoders, and
+    the decoders their chains reduce to (`acting`, widened by any a decoding wakes); None when
+    the group must be examined text by text."""
     if len(texts) < MIN_GROUP or not joinable_acting(acting):
         return None
     joined = _SEPARATOR.join(texts)
@@ -54,12 +52,35 @@ def group_candidates(rules: RuleSet, texts: list[str], acting: frozenset[str]) -
         return None  # `${...:-}` may span texts
     decoded = _Joined(joined, len(texts) - 1)
     try:
-        forms = forms_of(decoded, rules.projections(acting))
+        settled = settle(rules, decoded, acting)
     except _Split:
         return None
-    if not decoded.within(acting):
+    if settled is None or not joinable_acting(settled[1]):
         return None
-    return candidates_of_forms(rules, forms, len(texts))
+    forms, reduced_to = settled
+    return candidates_of_forms(rules, forms, len(texts)), reduced_to
+
+
+MAX_WIDENINGS = 3
+"""How often a set of acting decoders is widened by the decoders its decodings wake."""
+
+
+def settle(
+    rules: RuleSet, decoded: DecodedTexts, acting: frozenset[str]
+) -> tuple[list[Form], frozenset[str]] | None:
+    """The forms of the chains reduced to `acting`, widened until no computed text wakes a decoder
+    outside it (`%26lt%3B` decodes into an HTML entity: the HTML decoder joins). Then the reduced
+    chains give what the full ones give: a decoder none of their texts wakes changes nothing. None
+    when that does not settle in a few rounds, or the widened set cannot be decoded joined."""
+    for _ in range(MAX_WIDENINGS + 1):
+        if isinstance(decoded, _Joined) and not joinable_acting(acting):
+            return None
+        forms = forms_of(decoded, rules.projections(acting))
+        woken = decoded.woken(acting)
+        if not woken:
+            return forms, acting
+        acting = acting | woken
+    return None
 
 
 def forms_of(decoded: DecodedTexts, chains: Iterable[tuple[tuple[str, ...], frozenset[int]]]) -> list[Form]:
@@ -92,17 +113,14 @@ class _Joined(DecodedTexts):
             raise _Split(name)
         return output
 
-    def within(self, acting: frozenset[str]) -> bool:
-        """Searches only the triggers of decoders outside `acting`: the others may occur freely."""
-        outside = tuple((name, trigger) for name, trigger in _TRIGGERS if name not in acting)
-        spacing = "compress_whitespace" not in acting
-        for text in self._alive[1:]:
-            for version in (text,) if text.isascii() else (text, text.lower()):
-                if any(trigger.search(version) for _name, trigger in outside):
-                    return False
-                if spacing and _SPACING.search(version):
-                    return False
-        return True
+    SCAN_WHOLE = False
+
+    def wakes(self, name: str, text: str) -> bool:
+        """Every trigger but whitespace compression's lies within one text of a joined one (none
+        matches a newline); that one is searched with newlines left out."""
+        if name != "compress_whitespace":
+            return super().wakes(name, text)
+        return _SPACING.search(text) is not None or (not text.isascii() and _SPACING.search(text.lower()) is not None)
 
 
 SHORT_TEXT = 1024

@@ -18,8 +18,19 @@ def acting_decoders(text: str) -> frozenset[str]:
     return acting if text.isascii() else acting | triggered(text.lower())
 
 
+_DECODERS = frozenset(name for name, t in TRANSFORMS.items() if t.trigger is not None)
+
+
+SHORT_TEXT = 2048
+"""Up to this length, a text's acting decoders are found all at once (`triggered`)."""
+
+
 class DecodedTexts:
     """What each chain makes of one text."""
+
+    SCAN_WHOLE = True
+    """Whether `acting_decoders` reads this object's texts right (a joined text's newlines are
+    separators, not whitespace to compress)."""
 
     def __init__(self, text: str) -> None:
         self._chains: dict[tuple[str, ...], str] = {(): text}
@@ -28,9 +39,10 @@ class DecodedTexts:
         self._distinct: dict[str, str] = {}
         self._alive: list[str] = [text]
         """Inputs stay referenced while their id() is a cache key."""
-        self._checked: set[int] = set()
+        self._wakes: dict[int, dict[str, bool]] = {}
+        """Per computed text (by id), which decoders it was found to wake or not."""
         self.reduced_to: frozenset[str] | None = None
-        """The decoders acting on this text, once shown that its chains reduce to them (`within`)."""
+        """The decoders this text's chains reduce to, once shown (`batching.settle`); None: none."""
 
     def get(self, chain: tuple[str, ...]) -> str:
         text = self._chains.get(chain)
@@ -50,18 +62,30 @@ class DecodedTexts:
         """One transform applied to one text (a hook for texts that hold several)."""
         return TRANSFORMS[name].function(text)
 
-    def within(self, acting: frozenset[str]) -> bool:
-        """Whether no text computed so far wakes a decoder outside `acting`."""
+    def woken(self, acting: frozenset[str]) -> frozenset[str]:
+        """The decoders outside `acting` that some text computed so far wakes. Each (text, decoder)
+        is searched once, and only for decoders outside the set: on a 256 KB text each search
+        costs a scan."""
+        found: set[str] = set()
         for text in self._alive[1:]:
-            if id(text) not in self._checked:
-                if not self.acting(text) <= acting:
-                    return False
-                self._checked.add(id(text))
-        return True
+            if self.SCAN_WHOLE and len(text) <= SHORT_TEXT:
+                found |= acting_decoders(text) - acting  # one scan for every trigger character
+                continue
+            outcomes = self._wakes.setdefault(id(text), {})
+            for name in _DECODERS - acting - found:
+                hit = outcomes.get(name)
+                if hit is None:
+                    hit = outcomes[name] = self.wakes(name, text)
+                if hit:
+                    found.add(name)
+        return frozenset(found)
 
-    def acting(self, text: str) -> frozenset[str]:
-        """The decoders acting on one computed text."""
-        return acting_decoders(text)
+    def wakes(self, name: str, text: str) -> bool:
+        """Whether decoder `name` acts on `text` or its lower case."""
+        trigger = TRANSFORMS[name].trigger
+        if trigger is None:
+            return False
+        return trigger.search(text) is not None or (not text.isascii() and trigger.search(text.lower()) is not None)
 
     def folded(self, chain: tuple[str, ...]) -> str:
         """The folded output of `chain`. Equal folded texts are one object, so that a caller keying

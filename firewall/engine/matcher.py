@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from .batching import candidates_of_forms, forms_of, group_candidates, joinable_acting
+from .batching import candidates_of_forms, forms_of, group_candidates, joinable_acting, settle
 from .compiler import RuleSet
 from .decoded import DecodedTexts, acting_decoders
 from .findings import MAX_PATHS_PER_SIGNATURE, Budget, Findings, Hit, Limits, Memo
@@ -123,11 +123,12 @@ def record_candidates(
             if batched is None:
                 alone += ((text, acting) for text in part)
                 continue
-            for text, shared in zip(part, batched, strict=True):
-                known[text] = (shared, acting)
+            candidates, reduced_to = batched
+            for text, shared in zip(part, candidates, strict=True):
+                known[text] = (shared, reduced_to)
                 for index in distinct[text]:
                     found[index] = shared
-                    texts[index] = acting
+                    texts[index] = reduced_to
     for text, acting in alone:
         decoded = DecodedTexts(text)
         shared = _decoded_candidates(rules, decoded, acting)
@@ -148,20 +149,27 @@ SMALLEST_SPLIT = 8
 """A group that cannot be decoded joined is halved down to this size, then examined text by text."""
 
 
+MAX_JOINED_ATTEMPTS = 32
+"""Joined decodings tried per group: when most texts cannot be joined (each decodes to a newline),
+halving further would only add passes."""
+
+
 def _joined_parts(
     rules: RuleSet, members: list[str], acting: frozenset[str]
-) -> list[tuple[list[str], list[set[int]] | None]]:
+) -> list[tuple[list[str], tuple[list[set[int]], frozenset[str]] | None]]:
     """The group's texts in parts, each with its candidates when it could be decoded joined. A
     part that cannot (one text decodes to a newline or wakes another decoder) is halved, so that
     one such text among thousands costs a few joined passes, not thousands of single ones."""
     if not joinable_acting(acting):
         return [(members, None)]
-    parts: list[tuple[list[str], list[set[int]] | None]] = []
+    parts: list[tuple[list[str], tuple[list[set[int]], frozenset[str]] | None]] = []
     pending = [members]
+    attempts = 0
     while pending:
         part = pending.pop()
-        batched = group_candidates(rules, part, acting)
-        if batched is not None or len(part) <= SMALLEST_SPLIT:
+        attempts += 1
+        batched = group_candidates(rules, part, acting) if attempts <= MAX_JOINED_ATTEMPTS else None
+        if batched is not None or len(part) <= SMALLEST_SPLIT or attempts > MAX_JOINED_ATTEMPTS:
             parts.append((part, batched))
         else:
             middle = len(part) // 2
@@ -184,13 +192,13 @@ def _plain_candidates(rules: RuleSet, texts: list[str]) -> list[set[int]]:
 
 
 def _decoded_candidates(rules: RuleSet, texts: DecodedTexts, acting: frozenset[str]) -> set[int]:
-    """Candidates of a field some decoder changes. Only the decoders acting on the field can
-    change it, so each chain is evaluated reduced to them (and lower case): a few forms instead of
-    one per chain. That holds while no decoding wakes another decoder (`%26lt%3B` decodes into an
-    HTML entity); when one does, every chain is evaluated in full."""
-    forms = forms_of(texts, rules.projections(acting))
-    if texts.within(acting):
-        texts.reduced_to = acting
-    else:
+    """Candidates of a field some decoder changes. Only the decoders acting on the field, and those
+    their decodings wake, can change it, so each chain is evaluated reduced to them (and lower
+    case): a few forms instead of one per chain (`settle`); every chain in full when that does not
+    settle."""
+    settled = settle(rules, texts, acting)
+    if settled is None:
         forms = forms_of(texts, rules.chain_members.items())
+    else:
+        forms, texts.reduced_to = settled
     return candidates_of_forms(rules, forms, 1)[0]

@@ -477,7 +477,7 @@ def test_a_group_scanned_joined_gets_the_candidates_of_each_text(bundled_signatu
             if batched is None:
                 continue
             joined += len(chunk)
-            for text, candidates in zip(chunk, batched, strict=True):
+            for text, candidates in zip(chunk, batched[0], strict=True):
                 assert candidates == _decoded_candidates(rules, DecodedTexts(text), acting), (text, acting)
     assert joined >= 100  # the joined path was really taken
 
@@ -487,7 +487,8 @@ def test_a_group_scanned_joined_gets_the_candidates_of_each_text(bundled_signatu
     [
         (["a%0ab", "c%0Ad"], "percent-decoding yields a newline, which would split a text in two"),
         (["x&#10;y", "x&#x0a;y"], "an HTML reference yields a newline"),
-        (["%26lt%3Bscript", "%26gt%3B"], "percent-decoding wakes the HTML decoder"),
+        (["%26lt%3B%0a", "%26gt%3B"], "HTML joins, then percent-decoding yields a newline"),
+        (["a%5c%5cx27", "b%5cn"], "percent-decoding wakes the escape decoders, which act across texts"),
         (["a${x", "b$:-}c"], "${...:-} could span two texts"),
         (["it\\'s", "c\\'d"], "escapes take the next character, a separator included"),
         (["one"], "a single text gains nothing from joining"),
@@ -503,6 +504,25 @@ def test_groups_that_cannot_be_joined_are_examined_text_by_text(
     acting = acting_decoders(texts[0])
     assert all(acting_decoders(text) == acting for text in texts)
     assert group_candidates(rules, texts, acting) is None, why
+
+
+def test_decoders_woken_by_decoding_join_the_group(bundled_signatures: tuple[Signature, ...]) -> None:
+    """`%26lt%3B` decodes into an HTML reference: the group is decoded with the HTML decoder too,
+    still joined, and each text gets the candidates it gets alone."""
+    from firewall.engine.batching import group_candidates
+    from firewall.engine.decoded import DecodedTexts
+    from firewall.engine.matcher import _decoded_candidates
+
+    rules = compile_signatures(bundled_signatures, paranoia=4)
+    texts = [f"%26lt%3Bscript%26gt%3Balert({i})" for i in range(20)] + ["%26lt%3Bb%26gt%3B"]
+    acting = frozenset({"url_decode"})
+    batched = group_candidates(rules, texts, acting)
+    assert batched is not None
+    candidates, reduced_to = batched
+    assert reduced_to == {"url_decode", "html_entity_decode"}
+    for text, found in zip(texts, candidates, strict=True):
+        assert found == _decoded_candidates(rules, DecodedTexts(text), acting)
+    assert _ids(_scan(list(bundled_signatures), [(f"f{i}", t) for i, t in enumerate(texts)]))
 
 
 def test_an_attack_among_thousands_of_decoded_fields_is_found(bundled_signatures: tuple[Signature, ...]) -> None:
@@ -532,6 +552,6 @@ def test_one_text_that_cannot_be_joined_leaves_the_rest_of_its_group_joined(
     assert "line%0abreak 50%" in alone and len(alone) <= SMALLEST_SPLIT
     assert sorted(text for part, _ in parts for text in part) == sorted(texts)
     for part, batched in parts:
-        for text, candidates in zip(part, batched or [None] * len(part), strict=True):
+        for text, candidates in zip(part, batched[0] if batched else [None] * len(part), strict=True):
             if candidates is not None:
                 assert candidates == _decoded_candidates(rules, DecodedTexts(text), acting)
