@@ -2,11 +2,11 @@
 
 A record can carry thousands of fields that some decoder changes: prose with apostrophes, names
 with accents, or an attacker's 20,000 copies of `it's 00042`. Decoding them one by one costs several
-Python calls per text and chain. The decoders in `LOCAL_DECODERS` never act across a newline, so on
-texts joined by newlines they give exactly the join of what they give on each text: a group of
-texts with the same acting decoders is decoded, folded and scanned once per chain, and the hits are
-mapped back to their text. When that cannot be shown for a group (a decoder produced a newline, or
-woke a decoder outside the group's), the caller examines its texts one by one instead.
+Python calls per text and chain. Some decoders never act across a separator (a `Joining`), so on
+texts joined by it they give exactly the join of what they give on each text: a group of texts
+with the same acting decoders is decoded, folded and scanned once per chain, and the hits are
+mapped back to their text. When that cannot be shown for a group (a decoding produced a separator,
+or woke a decoder that acts across it), the caller examines its texts one by one instead.
 """
 
 from __future__ import annotations
@@ -14,29 +14,53 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from .compiler import RuleSet
 from .decoded import DecodedTexts
 
-LOCAL_DECODERS = frozenset(
-    {"url_decode", "html_entity_decode", "cmdline_normalize", "remove_nulls", "unicode_nfkc", "path_normalize"}
+
+@dataclass(frozen=True)
+class Joining:
+    """A separator for joined texts, and the decoders that never act across it."""
+
+    separator: str
+    local: frozenset[str]
+
+
+BY_NEWLINE = Joining(
+    "\n",
+    frozenset(
+        {"url_decode", "html_entity_decode", "cmdline_normalize", "remove_nulls", "unicode_nfkc", "path_normalize"}
+    ),
 )
-"""Decoders none of whose patterns can match a newline. The texts of a group hold no newline (one
-would wake `compress_whitespace`, which is not here), so newlines separate them safely. Excluded:
-JavaScript/CSS escapes (a final backslash takes the next character), SQL comments (they run to the
-end of the text), whitespace compression and base64 (it appends to the end of the text)."""
+"""None of these decoders' patterns matches a newline, and texts that wake none of the others hold
+no newline (it would wake `compress_whitespace`). Excluded: JavaScript/CSS escapes (a final
+backslash takes the next character), SQL comments (they run to the end of the text), whitespace
+compression (a newline is whitespace) and base64 (it appends to the end of the text)."""
+
+BY_CONTROL = Joining(
+    "\x01",
+    frozenset(
+        {"url_decode", "html_entity_decode", "remove_nulls", "unicode_nfkc", "path_normalize", "compress_whitespace"}
+    ),
+)
+"""For texts that decode to newlines (`%0a`): a control character is not whitespace, so whitespace
+compression stays within a text; shell normalisation does not (`{a,b}` lists may span it)."""
+
+LOCAL_DECODERS = BY_NEWLINE.local | BY_CONTROL.local
+"""Decoders some joining can decode joined."""
 
 MIN_GROUP = 2
 """Smaller groups are examined text by text: joining gains nothing for one text."""
 
-_SEPARATOR = "\n"
 _SPACING = re.compile(r"[^\S \n]|  ")
-"""`compress_whitespace`'s trigger within one text of a joined group, where newlines are separators."""
+"""`compress_whitespace`'s trigger within one text of a newline-joined group."""
 
 
 def joinable_acting(acting: frozenset[str]) -> bool:
     """Whether texts with these acting decoders can be decoded joined at all."""
-    return acting <= LOCAL_DECODERS
+    return acting <= BY_NEWLINE.local or acting <= BY_CONTROL.local
 
 
 def group_candidates(
@@ -45,20 +69,33 @@ def group_candidates(
     """The candidate signatures of each text, all of which have `acting` as acting decoders, and
     the decoders their chains reduce to (`acting`, widened by any a decoding wakes); None when
     the group must be examined text by text."""
-    if len(texts) < MIN_GROUP or not joinable_acting(acting):
+    if len(texts) < MIN_GROUP:
         return None
-    joined = _SEPARATOR.join(texts)
+    for joining in (BY_NEWLINE, BY_CONTROL):
+        if acting <= joining.local:
+            found = _joined_candidates(rules, texts, acting, joining)
+            if found is not None:
+                return found
+    return None
+
+
+def _joined_candidates(
+    rules: RuleSet, texts: list[str], acting: frozenset[str], joining: Joining
+) -> tuple[list[set[int]], frozenset[str]] | None:
+    joined = joining.separator.join(texts)
+    if joined.count(joining.separator) != len(texts) - 1:
+        return None  # a text holds the separator
     if "cmdline_normalize" in acting and "${" in joined:
         return None  # `${...:-}` may span texts
-    decoded = _Joined(joined, len(texts) - 1)
+    decoded = _Joined(joined, len(texts) - 1, joining)
     try:
         settled = settle(rules, decoded, acting)
     except _Split:
         return None
-    if settled is None or not joinable_acting(settled[1]):
+    if settled is None:
         return None
     forms, reduced_to = settled
-    return candidates_of_forms(rules, forms, len(texts)), reduced_to
+    return candidates_of_forms(rules, forms, len(texts), joining.separator), reduced_to
 
 
 MAX_WIDENINGS = 3
@@ -73,7 +110,7 @@ def settle(
     chains give what the full ones give: a decoder none of their texts wakes changes nothing. None
     when that does not settle in a few rounds, or the widened set cannot be decoded joined."""
     for _ in range(MAX_WIDENINGS + 1):
-        if isinstance(decoded, _Joined) and not joinable_acting(acting):
+        if isinstance(decoded, _Joined) and not acting <= decoded.joining.local:
             return None
         forms = forms_of(decoded, rules.projections(acting))
         woken = decoded.woken(acting)
@@ -101,24 +138,25 @@ class _Split(Exception):
 
 
 class _Joined(DecodedTexts):
-    """The chains' outputs on texts joined by newlines."""
+    """The chains' outputs on texts joined by a separator."""
 
-    def __init__(self, joined: str, separators: int) -> None:
+    SCAN_WHOLE = False
+
+    def __init__(self, joined: str, separators: int, joining: Joining) -> None:
         super().__init__(joined)
+        self.joining = joining
         self._separators = separators
 
     def step(self, name: str, text: str) -> str:
         output = super().step(name, text)
-        if output is not text and output.count(_SEPARATOR) != self._separators:
+        if output is not text and output.count(self.joining.separator) != self._separators:
             raise _Split(name)
         return output
 
-    SCAN_WHOLE = False
-
     def wakes(self, name: str, text: str) -> bool:
-        """Every trigger but whitespace compression's lies within one text of a joined one (none
-        matches a newline); that one is searched with newlines left out."""
-        if name != "compress_whitespace":
+        """Every trigger lies within one text of a joined one (none matches a separator), but
+        whitespace compression's, which is searched with newline separators left out."""
+        if name != "compress_whitespace" or self.joining.separator != "\n":
             return super().wakes(name, text)
         return _SPACING.search(text) is not None or (not text.isascii() and _SPACING.search(text.lower()) is not None)
 
@@ -131,12 +169,12 @@ Form = tuple[str, frozenset[int]]
 """A folded decoded text (or texts joined by newlines) and the signatures whose chains give it."""
 
 
-def candidates_of_forms(rules: RuleSet, forms: list[Form], count: int) -> list[set[int]]:
+def candidates_of_forms(rules: RuleSet, forms: list[Form], count: int, separator: str = "\n") -> list[set[int]]:
     """Per text, the signatures whose literal groups one of its forms holds, among those the form
-    is for. `forms` hold `count` texts joined by newlines (a single text is taken whole, newlines
-    and all). A short text's forms are taken together: one evaluation per text instead of one per
-    form, at the price of a candidate whose literals come from two forms (its regex then decides).
-    A long text's forms are kept apart: there a needless candidate costs a long regex search."""
+    is for. `forms` hold `count` texts joined by `separator` (a single text is taken whole). A
+    short text's forms are taken together: one evaluation per text instead of one per form, at the
+    price of a candidate whose literals come from two forms (its regex then decides). A long
+    text's forms are kept apart: there a needless candidate costs a long regex search."""
     found = [set(rules.always) for _ in range(count)]
     if rules.automaton is None:
         return found
@@ -148,14 +186,14 @@ def candidates_of_forms(rules: RuleSet, forms: list[Form], count: int) -> list[s
             ids = {literal_id for _end, literal_id in rules.automaton.iter(low)}
             per_form.append({0: ids} if ids else {})
         else:
-            starts = [0, *(m.end() for m in re.finditer(_SEPARATOR, low)), len(low) + 1]
+            starts = [0, *(m.end() for m in re.finditer(re.escape(separator), low)), len(low) + 1]
             bounds.append(starts)
             per_form.append(_hits_by_text(rules, low, starts))
     for number in set().union(*per_form):
         if bounds[0][number + 1] - bounds[0][number] <= SHORT_TEXT:
             ids = set().union(*(hits.get(number, ()) for hits in per_form))
             texts = dict.fromkeys(_text(low, starts, number) for (low, _m), starts in zip(forms, bounds, strict=True))
-            found[number] |= rules.satisfied(ids, _SEPARATOR.join(texts))
+            found[number] |= rules.satisfied(ids, "\n".join(texts))
         else:
             for (low, members), starts, hits in zip(forms, bounds, per_form, strict=True):
                 if number in hits:

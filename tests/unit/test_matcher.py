@@ -485,9 +485,10 @@ def test_a_group_scanned_joined_gets_the_candidates_of_each_text(bundled_signatu
 @pytest.mark.parametrize(
     ("texts", "why"),
     [
-        (["a%0ab", "c%0Ad"], "percent-decoding yields a newline, which would split a text in two"),
-        (["x&#10;y", "x&#x0a;y"], "an HTML reference yields a newline"),
-        (["%26lt%3B%0a", "%26gt%3B"], "HTML joins, then percent-decoding yields a newline"),
+        (["a%0a%01b", "c%0Ad"], "decoding yields both separators, a newline and a control character"),
+        (["x&#10;\x01y", "x&#x0a;y"], "an HTML reference yields a newline, and a text holds the other"),
+        (["it's%0a", "x'y%0a"], "a newline, and shell normalisation acts across a control character"),
+        (["a\x01%0ab", "c%0ad"], "a text holds the control separator already"),
         (["a%5c%5cx27", "b%5cn"], "percent-decoding wakes the escape decoders, which act across texts"),
         (["a${x", "b$:-}c"], "${...:-} could span two texts"),
         (["it\\'s", "c\\'d"], "escapes take the next character, a separator included"),
@@ -525,6 +526,24 @@ def test_decoders_woken_by_decoding_join_the_group(bundled_signatures: tuple[Sig
     assert _ids(_scan(list(bundled_signatures), [(f"f{i}", t) for i, t in enumerate(texts)]))
 
 
+def test_texts_that_decode_to_newlines_are_joined_by_a_control_character(
+    bundled_signatures: tuple[Signature, ...],
+) -> None:
+    from firewall.engine.batching import group_candidates
+    from firewall.engine.decoded import DecodedTexts
+    from firewall.engine.matcher import _decoded_candidates
+
+    rules = compile_signatures(bundled_signatures, paranoia=4)
+    texts = [f"line%0a{i}%0d%0aunion%0aselect" for i in range(10)] + ["a%0a%0ab", "%0a"]
+    acting = frozenset({"url_decode"})
+    batched = group_candidates(rules, texts, acting)
+    assert batched is not None
+    candidates, reduced_to = batched
+    assert reduced_to == {"url_decode", "compress_whitespace"}
+    for text, found in zip(texts, candidates, strict=True):
+        assert found == _decoded_candidates(rules, DecodedTexts(text), acting), text
+
+
 def test_an_attack_among_thousands_of_decoded_fields_is_found(bundled_signatures: tuple[Signature, ...]) -> None:
     """20,000 texts with an apostrophe are scanned joined; the one attack among them still fires."""
     rules = compile_signatures(bundled_signatures, paranoia=1)
@@ -545,11 +564,11 @@ def test_one_text_that_cannot_be_joined_leaves_the_rest_of_its_group_joined(
 
     rules = compile_signatures(bundled_signatures, paranoia=1)
     texts = [f"50% of {i:04d}" for i in range(1000)]
-    texts[617] = "line%0abreak 50%"
+    texts[617] = "line%0abreak%01 50%"  # a newline and a control character: no separator holds
     acting = frozenset({"url_decode"})
     parts = _joined_parts(rules, texts, acting)
     alone = [text for part, batched in parts if batched is None for text in part]
-    assert "line%0abreak 50%" in alone and len(alone) <= SMALLEST_SPLIT
+    assert "line%0abreak%01 50%" in alone and len(alone) <= SMALLEST_SPLIT
     assert sorted(text for part, _ in parts for text in part) == sorted(texts)
     for part, batched in parts:
         for text, candidates in zip(part, batched[0] if batched else [None] * len(part), strict=True):
