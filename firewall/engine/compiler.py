@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from .boundaries import joinable
 from .branches import Branches, top_level_branches
 from .literals import derive_requirements
 from .model import PARANOIA_LEVELS, Signature
+
+_LIST_INDEX = re.compile(r"\[\d+\]")
 
 AUTOMATON_LITERAL_LENGTH = 2
 """Groups whose literals are all this long go in the automaton; groups with single characters are
@@ -118,6 +121,8 @@ class RuleSet:
     """Every active signature."""
     targeted: frozenset[int]
     chain_members: dict[tuple[str, ...], frozenset[int]]
+    index_blind_targets: bool = False
+    """No target glob can tell list positions apart (`_index_sensitive`)."""
     _target_cache: dict[str, frozenset[int]] = field(default_factory=dict, compare=False, repr=False)
     _projection_cache: dict[frozenset[str], tuple[tuple[tuple[str, ...], frozenset[int]], ...]] = field(
         default_factory=dict, compare=False, repr=False
@@ -153,7 +158,11 @@ class RuleSet:
         return cached
 
     def excluded_at(self, path: str) -> frozenset[int]:
-        """Signatures with explicit targets that do not cover `path`."""
+        """Signatures with explicit targets that do not cover `path`. Where no target glob can tell
+        list positions apart, `items[7].x` is looked up as `items[0].x`: a list of 20,000 items
+        costs one glob test, not 20,000."""
+        if self.index_blind_targets and "[" in path:
+            path = _LIST_INDEX.sub("[0]", path)
         cached = self._target_cache.get(path)
         if cached is None:
             cached = frozenset(
@@ -262,6 +271,12 @@ def _frequency(group: frozenset[str]) -> float:
     return total
 
 
+def _index_sensitive(glob: str) -> bool:
+    """Whether `glob` could tell `[7]` from `[0]` in a path: a `?` or a set, or a run of digits between
+    wildcards (a run with a letter or a dot cannot sit inside `[...]`, which only `*` can cover)."""
+    return any(char in glob for char in "?[]") or any(run.isdigit() for run in glob.split("*"))
+
+
 def _automaton(literal_ids: Mapping[str, int]) -> Any:
     """An Aho-Corasick automaton reporting each literal's id; None when there is no literal."""
     if not literal_ids:
@@ -323,6 +338,7 @@ def compile_signatures(
                 if g not in strong
             )
         )
+    targeted = frozenset(c.index for c in compiled if not c.signature.applies_everywhere)
     return RuleSet(
         signatures=tuple(compiled),
         paranoia=paranoia,
@@ -336,6 +352,9 @@ def compile_signatures(
         anchored_only=frozenset(i for i in range(len(compiled)) if not others[i] and not weak[i]),
         always=frozenset(c.index for c in compiled if c.literals is None),
         every=frozenset(range(len(compiled))),
-        targeted=frozenset(c.index for c in compiled if not c.signature.applies_everywhere),
+        targeted=targeted,
         chain_members={chain: frozenset(members) for chain, members in chains.items()},
+        index_blind_targets=not any(
+            _index_sensitive(glob) for c in compiled if c.index in targeted for glob in c.signature.targets
+        ),
     )

@@ -574,3 +574,22 @@ def test_one_text_that_cannot_be_joined_leaves_the_rest_of_its_group_joined(
         for text, candidates in zip(part, batched[0] if batched else [None] * len(part), strict=True):
             if candidates is not None:
                 assert candidates == _decoded_candidates(rules, DecodedTexts(text), acting)
+
+
+@pytest.mark.parametrize(
+    "targets",
+    [["*.{}"], ["s3.key"], ["*constructor.{}", "*constructor.prototype.{}"], ["items[[]1]*"], ["*.a1"], ["x?.y"],
+     ["*1*"], ["*[[]1*"], ["x*3]*"]],
+)
+def test_targets_across_list_positions(make_sig: SigFactory, targets: list[str]) -> None:
+    """Paths may be looked up with list positions folded together (where no target glob could
+    tell them apart); whether a target covers a path must not change."""
+    from fnmatch import fnmatchcase
+
+    rules = compile_signatures([make_sig(targets=targets), make_sig(id="FW-UNIT-002", targets=["any"])])
+    paths = ["s3.key", "body.items[12345].{}", "body.items[2].name", "items[1].x", "items[2].x", "x[3].a1"]
+    paths += ["a.constructor.{}", "q[7].constructor.prototype.{}", "x1.y", "x[0].y", "body.{}", "k[13].v", "x[3].y"]
+    for _ in range(2):  # the second lookup comes from the cache
+        for path in paths:
+            covered = any(fnmatchcase(path, glob) for glob in targets)
+            assert (0 not in rules.excluded_at(path)) is covered, (targets, path)
