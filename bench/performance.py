@@ -11,7 +11,8 @@ What it measures on this machine, as the median and the 95th percentile of repea
 2. the per-record time for 1 KiB JSON bodies, 10 records per event, and the ratio to `json.loads`;
 3. hostile bodies of up to 256 KiB (runs of quotes, brackets, percent signs, SQL keywords, `../`,
    `<a `, `${`, `&#x`, backslashes, base64-looking text, deep nesting, one long word, full-width
-   Unicode, many tiny fields), each as a string value in a JSON body and as the raw body, slowest
+   Unicode, many tiny fields, 19,000 fields that decode to newlines, into HTML entities, or in six
+   encodings), each as a string value in a JSON body and as the raw body, slowest
    first, with the verdict each gets (action, error): a budget overrun must be a quarantine;
 4. cold start: `from firewall import Firewall` plus `Firewall.load()`, timed inside fresh interpreters,
    next to the start-up time of `python -c pass`.
@@ -418,6 +419,23 @@ def hostile_bodies(rng: random.Random) -> list[tuple[str, str]]:
         {f"k'{i:0{width // 2 - 2}d}": f"v'{i:0{width - width // 2 - 2}d}" for i in range(count)}, separators=(",", ":")
     )
     bodies.append((f"{count:,} keys and values with a quote", pairs))
+    # Fields whose decoding is out of the ordinary, as many as fit: a decoding that yields a newline,
+    # one that wakes another decoder, and six encodings taking turns.
+    floods = {
+        "strings that decode to a newline (%0a)": "a%0ab{}",
+        "strings that decode into an HTML entity (%26lt%3B)": "%26lt%3B{}",
+        "strings in six encodings taking turns": "{}",
+    }
+    turns = ("it's ", "50% ", "a&amp;b ", "x+y ", "é ", "a\\tb ")
+    for name, form in floods.items():
+        count = 19_000
+        while True:
+            texts = [form.format(i) if form != "{}" else turns[i % 6] + str(i) for i in range(count)]
+            body = json.dumps(texts, separators=(",", ":"))
+            if len(body.encode()) <= BODY_BYTES:
+                break
+            count -= 1_000
+        bodies.append((f"{count:,} {name}", body))
     return bodies
 
 
