@@ -63,12 +63,36 @@ def joinable_acting(acting: frozenset[str]) -> bool:
     return acting <= BY_NEWLINE.local or acting <= BY_CONTROL.local
 
 
-def group_candidates(
-    rules: RuleSet, texts: list[str], acting: frozenset[str]
-) -> tuple[list[set[int]], frozenset[str]] | None:
-    """The candidate signatures of each text, all of which have `acting` as acting decoders, and
-    the decoders their chains reduce to (`acting`, widened by any a decoding wakes); None when
-    the group must be examined text by text."""
+class JoinedGroup:
+    """A group of texts decoded joined: each text's candidates, the decoders their chains reduce to
+    (`acting`, widened by any a decoding woke), and what each reduced chain made of each text, so
+    that the regex stage need not decode the texts again one by one."""
+
+    def __init__(self, decoded: _Joined, candidates: list[set[int]], reduced_to: frozenset[str]) -> None:
+        self.decoded = decoded
+        self.candidates = candidates
+        self.reduced_to = reduced_to
+        self._bounds: dict[int, list[int]] = {}
+
+    def subject(self, number: int, chain: tuple[str, ...]) -> str | None:
+        """Text `number` as `chain` (already reduced) leaves it; None if that chain was not computed
+        with the group (it always is: the reduced chains are the ones decoded)."""
+        try:
+            output = self.decoded.get(chain)
+        except _Split:
+            return None
+        starts = self._bounds.get(id(output))
+        if starts is None:
+            separator = re.escape(self.decoded.joining.separator)
+            starts = self._bounds[id(output)] = [
+                0, *(m.end() for m in re.finditer(separator, output)), len(output) + 1
+            ]
+        return output[starts[number] : starts[number + 1] - 1]
+
+
+def group_candidates(rules: RuleSet, texts: list[str], acting: frozenset[str]) -> JoinedGroup | None:
+    """The group decoded joined (its texts all have `acting` as acting decoders); None when it must
+    be examined text by text."""
     if len(texts) < MIN_GROUP:
         return None
     for joining in (BY_NEWLINE, BY_CONTROL):
@@ -81,7 +105,7 @@ def group_candidates(
 
 def _joined_candidates(
     rules: RuleSet, texts: list[str], acting: frozenset[str], joining: Joining
-) -> tuple[list[set[int]], frozenset[str]] | None:
+) -> JoinedGroup | None:
     joined = joining.separator.join(texts)
     if joined.count(joining.separator) != len(texts) - 1:
         return None  # a text holds the separator
@@ -95,7 +119,7 @@ def _joined_candidates(
     if settled is None:
         return None
     forms, reduced_to = settled
-    return candidates_of_forms(rules, forms, len(texts), joining.separator), reduced_to
+    return JoinedGroup(decoded, candidates_of_forms(rules, forms, len(texts), joining.separator), reduced_to)
 
 
 MAX_WIDENINGS = 3

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from .batching import candidates_of_forms, forms_of, group_candidates, joinable_acting, settle
+from .batching import JoinedGroup, candidates_of_forms, forms_of, group_candidates, joinable_acting, settle
 from .compiler import RuleSet
 from .decoded import DecodedTexts, acting_decoders
 from .findings import MAX_PATHS_PER_SIGNATURE, Budget, Findings, Hit, Limits, Memo
 from .literals import fold
 from .model import Exclusion
-from .search import RecordSearch, applicable, plan_searches
+from .search import FieldTexts, GroupText, RecordSearch, applicable, plan_searches
 
 __all__ = [
     "MAX_PATHS_PER_SIGNATURE",
@@ -90,7 +90,7 @@ def prime(
 
 def record_candidates(
     rules: RuleSet, items: list[tuple[str, str]], memo: Memo | None = None
-) -> tuple[dict[int, set[int]], dict[int, DecodedTexts | frozenset[str] | None]]:
+) -> tuple[dict[int, set[int]], dict[int, FieldTexts]]:
     """Per field of a record, the signatures whose literals it holds (before target filtering),
     and for each field either the decoded texts computed on the way or the decoders its chains
     reduce to (None: none, every chain runs in full). A text that recurs in the record (a
@@ -98,7 +98,7 @@ def record_candidates(
     known = {} if memo is None else memo.candidates
     distinct: dict[str, list[int]] = {}
     found: dict[int, set[int]] = {}
-    texts: dict[int, DecodedTexts | frozenset[str] | None] = {}
+    texts: dict[int, FieldTexts] = {}
     for index, (_, text) in enumerate(items):
         recalled = known.get(text)
         if recalled is not None:
@@ -123,12 +123,11 @@ def record_candidates(
             if batched is None:
                 alone += ((text, acting) for text in part)
                 continue
-            candidates, reduced_to = batched
-            for text, shared in zip(part, candidates, strict=True):
-                known[text] = (shared, reduced_to)
+            for number, (text, shared) in enumerate(zip(part, batched.candidates, strict=True)):
+                known[text] = (shared, batched.reduced_to)
                 for index in distinct[text]:
                     found[index] = shared
-                    texts[index] = reduced_to
+                    texts[index] = GroupText(batched, number)
     for text, acting in alone:
         decoded = DecodedTexts(text)
         shared = _decoded_candidates(rules, decoded, acting)
@@ -156,13 +155,13 @@ halving further would only add passes."""
 
 def _joined_parts(
     rules: RuleSet, members: list[str], acting: frozenset[str]
-) -> list[tuple[list[str], tuple[list[set[int]], frozenset[str]] | None]]:
+) -> list[tuple[list[str], JoinedGroup | None]]:
     """The group's texts in parts, each with its candidates when it could be decoded joined. A
     part that cannot (one text decodes to a newline or wakes another decoder) is halved, so that
     one such text among thousands costs a few joined passes, not thousands of single ones."""
     if not joinable_acting(acting):
         return [(members, None)]
-    parts: list[tuple[list[str], tuple[list[set[int]], frozenset[str]] | None]] = []
+    parts: list[tuple[list[str], JoinedGroup | None]] = []
     pending = [members]
     attempts = 0
     while pending:

@@ -13,7 +13,9 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from itertools import accumulate
+from typing import NamedTuple
 
+from .batching import JoinedGroup
 from .compiler import CompiledSignature, RuleSet
 from .decoded import DecodedTexts
 from .excerpt import excerpt
@@ -26,6 +28,18 @@ JOIN_CHUNK = 32_768
 _SEPARATOR = "\n"
 
 
+class GroupText(NamedTuple):
+    """A field whose text was decoded with a joined group: its place in it."""
+
+    group: JoinedGroup
+    number: int
+
+
+FieldTexts = DecodedTexts | GroupText | frozenset[str] | None
+"""What the candidate stage leaves for a field: its decoded texts, its place in a joined group, or
+the decoders its chains reduce to (None: none, every chain runs in full)."""
+
+
 class RecordSearch:
     """The regex stage for one record."""
 
@@ -33,7 +47,7 @@ class RecordSearch:
         self,
         rules: RuleSet,
         items: list[tuple[str, str]],
-        texts: dict[int, DecodedTexts | frozenset[str] | None],
+        texts: dict[int, FieldTexts],
         limits: Limits,
         budget: Budget,
         findings: Findings,
@@ -88,6 +102,11 @@ class RecordSearch:
         text = self.items[position][1]
         if isinstance(entry, frozenset) and not entry:  # most fields: no decoder acts, at most lower case
             return self._lower(text) if "lowercase" in chain else text
+        if isinstance(entry, GroupText):
+            subject = entry.group.subject(entry.number, self.rules.reduced(chain, entry.group.reduced_to))
+            if subject is not None:
+                return subject
+            entry = entry.group.reduced_to
         if isinstance(entry, DecodedTexts):
             decoded, reduced = entry, entry.reduced_to
         else:

@@ -477,7 +477,7 @@ def test_a_group_scanned_joined_gets_the_candidates_of_each_text(bundled_signatu
             if batched is None:
                 continue
             joined += len(chunk)
-            for text, candidates in zip(chunk, batched[0], strict=True):
+            for text, candidates in zip(chunk, batched.candidates, strict=True):
                 assert candidates == _decoded_candidates(rules, DecodedTexts(text), acting), (text, acting)
     assert joined >= 100  # the joined path was really taken
 
@@ -519,7 +519,7 @@ def test_decoders_woken_by_decoding_join_the_group(bundled_signatures: tuple[Sig
     acting = frozenset({"url_decode"})
     batched = group_candidates(rules, texts, acting)
     assert batched is not None
-    candidates, reduced_to = batched
+    candidates, reduced_to = batched.candidates, batched.reduced_to
     assert reduced_to == {"url_decode", "html_entity_decode"}
     for text, found in zip(texts, candidates, strict=True):
         assert found == _decoded_candidates(rules, DecodedTexts(text), acting)
@@ -538,7 +538,7 @@ def test_texts_that_decode_to_newlines_are_joined_by_a_control_character(
     acting = frozenset({"url_decode"})
     batched = group_candidates(rules, texts, acting)
     assert batched is not None
-    candidates, reduced_to = batched
+    candidates, reduced_to = batched.candidates, batched.reduced_to
     assert reduced_to == {"url_decode", "compress_whitespace"}
     for text, found in zip(texts, candidates, strict=True):
         assert found == _decoded_candidates(rules, DecodedTexts(text), acting), text
@@ -571,7 +571,7 @@ def test_one_text_that_cannot_be_joined_leaves_the_rest_of_its_group_joined(
     assert "line%0abreak%01 50%" in alone and len(alone) <= SMALLEST_SPLIT
     assert sorted(text for part, _ in parts for text in part) == sorted(texts)
     for part, batched in parts:
-        for text, candidates in zip(part, batched[0] if batched else [None] * len(part), strict=True):
+        for text, candidates in zip(part, batched.candidates if batched else [None] * len(part), strict=True):
             if candidates is not None:
                 assert candidates == _decoded_candidates(rules, DecodedTexts(text), acting)
 
@@ -593,3 +593,24 @@ def test_targets_across_list_positions(make_sig: SigFactory, targets: list[str])
         for path in paths:
             covered = any(fnmatchcase(path, glob) for glob in targets)
             assert (0 not in rules.excluded_at(path)) is covered, (targets, path)
+
+
+def test_a_joined_group_gives_each_text_what_its_full_chains_give(bundled_signatures: tuple[Signature, ...]) -> None:
+    """The regex stage takes a grouped field's subject from the group's joined decoding: for every
+    chain, it must be what the full chain makes of the text alone."""
+    from firewall.engine.batching import group_candidates
+    from firewall.engine.transforms import apply_chain
+
+    rules = compile_signatures(bundled_signatures, paranoia=4)
+    groups = {
+        frozenset({"url_decode"}): ["a%0ab", "50% off", "x+y%2Bz", "%26lt%3Bb%26gt%3B", "%2541"],
+        frozenset({"cmdline_normalize"}): ["it's", "c'a't /e\"t\"c/passwd", "{cat,/etc/passwd}", "a^b"],
+        frozenset({"unicode_nfkc"}): ["ＳＥＬＥＣＴ", "Chloé", "ﬁle"],
+    }
+    for acting, texts in groups.items():
+        group = group_candidates(rules, texts, acting)
+        assert group is not None, acting
+        for number, text in enumerate(texts):
+            for chain in rules.chain_members:
+                subject = group.subject(number, rules.reduced(chain, group.reduced_to))
+                assert subject == apply_chain(chain, text), (text, chain)
