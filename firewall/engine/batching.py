@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from .compiler import RuleSet
 from .decoded import DecodedTexts
+from .transforms import MAX_ROUNDS, css_decode, js_decode_once
 
 
 @dataclass(frozen=True)
@@ -28,25 +29,22 @@ class Joining:
     local: frozenset[str]
 
 
-BY_NEWLINE = Joining(
-    "\n",
-    frozenset(
-        {"url_decode", "html_entity_decode", "cmdline_normalize", "remove_nulls", "unicode_nfkc", "path_normalize"}
-    ),
+_ACROSS_NOTHING = frozenset(
+    {"url_decode", "html_entity_decode", "cmdline_normalize", "remove_nulls", "unicode_nfkc", "path_normalize"}
 )
-"""None of these decoders' patterns matches a newline, and texts that wake none of the others hold
-no newline (it would wake `compress_whitespace`). Excluded: JavaScript/CSS escapes (a final
-backslash takes the next character), SQL comments (they run to the end of the text), whitespace
-compression (a newline is whitespace) and base64 (it appends to the end of the text)."""
+_ESCAPES = frozenset({"js_decode", "css_decode"})
+"""A final backslash takes the next character, a separator included: `_Joined` refuses a separator
+after a backslash before every round of these."""
 
-BY_CONTROL = Joining(
-    "\x01",
-    frozenset(
-        {"url_decode", "html_entity_decode", "remove_nulls", "unicode_nfkc", "path_normalize", "compress_whitespace"}
-    ),
-)
-"""For texts that decode to newlines (`%0a`): a control character is not whitespace, so whitespace
-compression stays within a text; shell normalisation does not (`{a,b}` lists may span it)."""
+BY_NEWLINE = Joining("\n", _ACROSS_NOTHING | _ESCAPES)
+"""None of these decoders acts across a newline, and texts that wake none of the others hold no
+newline (it would wake `compress_whitespace`). Excluded: SQL comments (they run to the end of the
+text), whitespace compression (a newline is whitespace) and base64 (it appends to the end of the
+text)."""
+
+BY_CONTROL = Joining("\x01", _ACROSS_NOTHING | _ESCAPES | {"compress_whitespace"})
+"""For texts that decode to newlines (`%0a`, a `\\t` escape next to one): a control character is
+not whitespace, so whitespace compression stays within a text."""
 
 LOCAL_DECODERS = BY_NEWLINE.local | BY_CONTROL.local
 """Decoders some joining can decode joined."""
@@ -172,10 +170,23 @@ class _Joined(DecodedTexts):
         self._separators = separators
 
     def step(self, name: str, text: str) -> str:
-        output = super().step(name, text)
+        output = self._escapes(name, text) if name in _ESCAPES else super().step(name, text)
         if output is not text and output.count(self.joining.separator) != self._separators:
             raise _Split(name)
         return output
+
+    def _escapes(self, name: str, text: str) -> str:
+        """An escape decoder round by round, refusing a separator right after a backslash."""
+        after_backslash = "\\" + self.joining.separator
+        one_round = js_decode_once if name == "js_decode" else css_decode
+        for _ in range(MAX_ROUNDS if name == "js_decode" else 1):
+            if after_backslash in text:
+                raise _Split(name)
+            decoded = one_round(text)
+            if decoded == text:
+                break
+            text = decoded
+        return text
 
     def wakes(self, name: str, text: str) -> bool:
         """Every trigger lies within one text of a joined one (none matches a separator), but

@@ -109,11 +109,16 @@ def _js_escape(m: regex.Match[str]) -> str:
     return _JS_SIMPLE.get(other, other)
 
 
+def js_decode_once(text: str) -> str:
+    """One round of `js_decode`."""
+    return _JS_ESCAPE.sub(_js_escape, text)
+
+
 def js_decode(text: str) -> str:
     """JavaScript string escapes: `\\xHH`, `\\uHHHH`, `\\u{H..}`, octal, and `\\c` for any c."""
     if "\\" not in text:
         return text
-    return _until_stable(lambda t: _JS_ESCAPE.sub(_js_escape, t), text)
+    return _until_stable(js_decode_once, text)
 
 
 _CSS_ESCAPE = regex.compile(r"\\([0-9A-Fa-f]{1,6})[ \t\n\r\f]?|\\([^0-9A-Fa-f\n])")
@@ -175,7 +180,9 @@ def remove_sql_comments(text: str) -> str:
 
 _IFS = regex.compile(r"\$\{?IFS(?:[%#]+[^}]*)?\}?|\$\{[^}]{0,20}:-? ?\}")
 _EMPTY_EXPANSIONS = regex.compile(r"\$@|\$\*|\$\{?[0-9]\}?(?=[A-Za-z/])")
-_BRACE_LIST = regex.compile(r"\{([^{}\s]{0,200},[^{}\s]{0,200})\}")
+_BRACE_LIST = regex.compile(r"\{([^{}\s\x01]{0,200},[^{}\s\x01]{0,200})\}")
+"""A `{cmd,arg}` list; a control character ends it as whitespace does, so that texts joined by one
+(`batching.BY_CONTROL`) are normalised each alone."""
 _CMD_QUOTES = str.maketrans("", "", "\\'\"^`")
 _CMD_QUOTE_CHARS = regex.compile(r"[\\'\"^`]")
 

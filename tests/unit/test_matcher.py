@@ -487,11 +487,10 @@ def test_a_group_scanned_joined_gets_the_candidates_of_each_text(bundled_signatu
     [
         (["a%0a%01b", "c%0Ad"], "decoding yields both separators, a newline and a control character"),
         (["x&#10;\x01y", "x&#x0a;y"], "an HTML reference yields a newline, and a text holds the other"),
-        (["it's%0a", "x'y%0a"], "a newline, and shell normalisation acts across a control character"),
         (["a\x01%0ab", "c%0ad"], "a text holds the control separator already"),
-        (["a%5c%5cx27", "b%5cn"], "percent-decoding wakes the escape decoders, which act across texts"),
+        (["a\\", "b\\"], "an escape at a text's end would take the separator"),
+        (["a%5c", "b%5c"], "percent-decoding leaves a backslash at a text's end"),
         (["a${x", "b$:-}c"], "${...:-} could span two texts"),
-        (["it\\'s", "c\\'d"], "escapes take the next character, a separator included"),
         (["one"], "a single text gains nothing from joining"),
     ],
 )
@@ -606,6 +605,9 @@ def test_a_joined_group_gives_each_text_what_its_full_chains_give(bundled_signat
         frozenset({"url_decode"}): ["a%0ab", "50% off", "x+y%2Bz", "%26lt%3Bb%26gt%3B", "%2541"],
         frozenset({"cmdline_normalize"}): ["it's", "c'a't /e\"t\"c/passwd", "{cat,/etc/passwd}", "a^b"],
         frozenset({"unicode_nfkc"}): ["ＳＥＬＥＣＴ", "Chloé", "ﬁle"],
+        frozenset({"js_decode", "css_decode", "path_normalize", "cmdline_normalize"}): [
+            "a\\tb", "\\x3cscript\\x3e", "\\u0027 or 1=1", "c:\\windows\\win.ini", "\\\\\\\\x",
+        ],
     }
     for acting, texts in groups.items():
         group = group_candidates(rules, texts, acting)
