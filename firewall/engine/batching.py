@@ -52,6 +52,10 @@ LOCAL_DECODERS = BY_NEWLINE.local | BY_CONTROL.local
 MIN_GROUP = 2
 """Smaller groups are examined text by text: joining gains nothing for one text."""
 
+_EXPANSION = re.compile(r"\$(?:\{|IFS[%#])")
+"""Shell expansions whose normalisation can run past the end of a text."""
+_CSS_HEX_BEFORE_NEWLINE = re.compile(r"\\[0-9A-Fa-f]{1,6}\n")
+"""A CSS hexadecimal escape takes one following whitespace character: a newline separator too."""
 _SPACING = re.compile(r"[^\S \n]|  ")
 """`compress_whitespace`'s trigger within one text of a newline-joined group."""
 
@@ -107,8 +111,6 @@ def _joined_candidates(
     joined = joining.separator.join(texts)
     if joined.count(joining.separator) != len(texts) - 1:
         return None  # a text holds the separator
-    if "cmdline_normalize" in acting and "${" in joined:
-        return None  # `${...:-}` may span texts
     decoded = _Joined(joined, len(texts) - 1, joining)
     try:
         settled = settle(rules, decoded, acting)
@@ -170,17 +172,27 @@ class _Joined(DecodedTexts):
         self._separators = separators
 
     def step(self, name: str, text: str) -> str:
+        """One decoder on the joined text. Where it could take in a separator, it is refused (the
+        group goes back to one text at a time); then no separator can vanish, and a decoding that
+        yields one (`%0a`) shows as a higher count. A check of the count alone would miss one
+        separator taken in while another is made (`\\41` + newline, then `\\a `)."""
+        if name == "cmdline_normalize" and _EXPANSION.search(text):
+            raise _Split(name)  # `${...:-}` and `$IFS%...` may span texts
         output = self._escapes(name, text) if name in _ESCAPES else super().step(name, text)
         if output is not text and output.count(self.joining.separator) != self._separators:
             raise _Split(name)
         return output
 
     def _escapes(self, name: str, text: str) -> str:
-        """An escape decoder round by round, refusing a separator right after a backslash."""
-        after_backslash = "\\" + self.joining.separator
+        """An escape decoder round by round, refusing a separator an escape would take in: right
+        after a backslash, or (CSS) the one whitespace character after a hexadecimal escape."""
+        separator = self.joining.separator
+        after_backslash = "\\" + separator
         one_round = js_decode_once if name == "js_decode" else css_decode
         for _ in range(MAX_ROUNDS if name == "js_decode" else 1):
             if after_backslash in text:
+                raise _Split(name)
+            if name == "css_decode" and separator == "\n" and _CSS_HEX_BEFORE_NEWLINE.search(text):
                 raise _Split(name)
             decoded = one_round(text)
             if decoded == text:

@@ -616,3 +616,34 @@ def test_a_joined_group_gives_each_text_what_its_full_chains_give(bundled_signat
             for chain in rules.chain_members:
                 subject = group.subject(number, rules.reduced(chain, group.reduced_to))
                 assert subject == apply_chain(chain, text), (text, chain)
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        # A CSS escape takes the newline after `\41` while `\a ` makes one: the count of newlines
+        # stays the same, and the texts would shift by one.
+        ["\\41", "a{behaviour:\\a url(x.htc)}"],
+        # Percent-decoding makes `${`, whose normalisation could run into the next text.
+        ["%24%7Bx%0a", "y:-%7D a'b"],
+        ["$IFS%%x'", "y'z"],
+    ],
+)
+def test_a_decoding_that_could_take_in_a_separator_is_refused(
+    bundled_signatures: tuple[Signature, ...], texts: list[str]
+) -> None:
+    """Fields judged together get exactly what each gets alone, whichever way their group goes."""
+    from firewall.engine.transforms import apply_chain
+
+    rules = compile_signatures(bundled_signatures, paranoia=4)
+    fields: list[tuple[str, str | bytes]] = [(f"f{i}", text) for i, text in enumerate(texts)]
+    together = {(hit.signature.signature.id, hit.path) for hit in inspect_fields(rules, fields).hits}
+    alone = {
+        (hit.signature.signature.id, hit.path)
+        for path, text in fields
+        for hit in inspect_fields(rules, [(path, text)]).hits
+    }
+    assert together == alone
+    if texts[0] == "\\41":
+        assert ("FW-XSS-016", "f1") in together
+        assert apply_chain(("css_decode",), texts[1]) == "a{behaviour:\nurl(x.htc)}"
