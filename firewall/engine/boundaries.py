@@ -6,7 +6,9 @@ needs to find *nothing* past the text's edge, where the joined text has a newlin
 
 - `\\A` and `\\Z` (the joined pattern is compiled MULTILINE, so `^` and `$` hold at each newline);
 - a negative lookaround, a possessive quantifier or an atomic group that could take in a newline
-  (or holds `^`/`$`): each can fail on the newline where it succeeded at the end of the text.
+  (or holds `^`/`$`): each can fail on the newline where it succeeded at the end of the text;
+- a back-reference: a group captured once for good (inside a lookaround) may take in the newline
+  and the next text, and the reference then asks for that.
 
 Patterns with none of those are "joinable". What the joined search finds is then only a hint,
 confirmed by the pattern on the field it starts in (a match may also span two texts).
@@ -17,6 +19,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from .branches import has_backreference
 from .literals import parse_pattern
 
 with warnings.catch_warnings():
@@ -44,7 +47,7 @@ def joinable(pattern: str) -> bool:
     if parsed is None:
         return False
     items, flags = parsed
-    return _safe(items, bool(flags & c.SRE_FLAG_DOTALL), guarded=False)
+    return not has_backreference(items) and _safe(items, bool(flags & c.SRE_FLAG_DOTALL), guarded=False)
 
 
 def _safe(items: list[tuple[Any, Any]], dotall: bool, guarded: bool) -> bool:

@@ -41,7 +41,7 @@ def top_level_branches(pattern: str) -> list[str] | None:
         return None
     groups_before = 0
     for alternative in alternatives:
-        if groups_before and _has_backreference(list(alternative)):
+        if groups_before and has_backreference(list(alternative)):
             return None
         groups_before += _count_groups(list(alternative))
     return pieces
@@ -110,8 +110,9 @@ def _split(pattern: str) -> list[str] | None:
     return pieces
 
 
-def _has_backreference(items: list[tuple[Any, Any]]) -> bool:
-    return any(op in (c.GROUPREF, c.GROUPREF_EXISTS) or _has_backreference(list(_children(op, av))) for op, av in items)
+def has_backreference(items: list[tuple[Any, Any]]) -> bool:
+    """Whether a syntax tree holds a back-reference (`\\1`, `(?P=name)`, `(?(1)...)`)."""
+    return any(op in (c.GROUPREF, c.GROUPREF_EXISTS) or has_backreference(list(_children(op, av))) for op, av in items)
 
 
 def _count_groups(items: list[tuple[Any, Any]]) -> int:

@@ -40,6 +40,7 @@ SigFactory = Callable[..., Signature]
         (r"(?>a\s|a)b", False),
         (r"x(?!$)", False),
         (r"(a)\1(?!\1)", False),  # a back-reference could be anything
+        (r"(?=(\D*))\1$", False),  # a capture fixed in a lookahead takes in the separator
         (r"\p{L}+(?=x)", False),  # syntax the standard parser does not know: unsure, not joinable
     ],
 )
@@ -85,6 +86,7 @@ def test_joined_search_reports_the_fields_a_search_of_each_finds(bundled_signatu
         ("ab$", ["abx", "ab", "ab\nc"], {1}),
         ("b\\s+c", ["ab", "c", "b  c"], {2}),  # a match spanning two fields is not one
         ("(?<!a)b", ["a", "b", "ab"], {1}),
+        (r"(?=(\D*))\1$", ["ab", "1ab"], {0, 1}),
     ],
 )
 def test_edges_and_spans_behave_as_in_a_field_alone(
