@@ -10,6 +10,7 @@ than several, so the split serves long texts only.
 
 from __future__ import annotations
 
+import time
 import warnings
 from typing import Any
 
@@ -66,8 +67,12 @@ class Branches:
         if len(text) - pos < LONG_TEXT:
             return self.whole.search(text, pos, timeout=timeout)
         best: regex.Match[str] | None = None
+        started = time.perf_counter()
         for part in self.parts:
-            found = part.search(text, pos, timeout=timeout)
+            left = None if timeout is None else timeout - (time.perf_counter() - started)
+            if left is not None and left <= 0:
+                raise TimeoutError("regex timed out")  # the branches share the one search's timeout
+            found = part.search(text, pos, timeout=left)
             if found is not None and (best is None or found.start() < best.start()):
                 best = found
         return best

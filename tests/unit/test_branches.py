@@ -68,3 +68,22 @@ def test_short_texts_use_the_whole_pattern() -> None:
     searcher.whole = Counting()  # type: ignore[assignment]
     searcher.search("x" * 100)
     assert Counting.calls == 1
+
+
+def test_branches_share_one_timeout() -> None:
+    """Each branch gets what the earlier ones left of the search's timeout, not a whole one."""
+    import time
+
+    given: list[float | None] = []
+
+    class Slow:
+        def search(self, text: str, pos: int = 0, timeout: float | None = None) -> None:
+            given.append(timeout)
+            time.sleep(0.02)
+
+    searcher = Branches(regex.compile("a|b|c"), ["a", "b", "c"])
+    searcher._parts = (Slow(), Slow(), Slow())  # type: ignore[assignment]
+    with pytest.raises(TimeoutError):
+        searcher.search("x" * LONG_TEXT, timeout=0.03)
+    assert given[0] is not None and 0.025 < given[0] <= 0.03
+    assert given[1] is not None and given[1] < 0.015

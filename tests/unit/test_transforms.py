@@ -479,3 +479,19 @@ def test_triggered_finds_exactly_the_transforms_whose_trigger_occurs() -> None:
     samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24))) for _ in range(20_000)]
     for text in samples:
         assert triggered(text) == searched(text), text
+
+
+def test_sql_comments_are_removed_as_the_two_substitutions_define_them() -> None:
+    """Executable comments are only looked for up to the last `*/` (no opener after it can be one):
+    the result is the same as applying both substitutions to the whole text."""
+    import regex
+
+    executable = regex.compile(r"/\*!\d*(.*?)\*/", regex.DOTALL)
+    comment = regex.compile(r"/\*.*?(?:\*/|$)", regex.DOTALL)
+    parts = ["/*", "*/", "/*!", "/*!5000", "x", " ", "union", "select", "\n", "*", "/", "!"]
+    rng = random.Random(41)
+    for _ in range(20_000):
+        text = "".join(rng.choice(parts) for _ in range(rng.randint(0, 12)))
+        expected = comment.sub(" ", executable.sub(r" \1 ", text)) if "/*" in text else text
+        assert remove_sql_comments(text) == expected, text
+    assert remove_sql_comments("/*!" * 1000 + "union") == " "
