@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .compiler import RuleSet
-from .decoded import DecodedTexts
+from .decoded import DecodedTexts, found_in
 from .transforms import MAX_ROUNDS, css_decode, js_decode_once
 
 
@@ -205,7 +205,7 @@ class _Joined(DecodedTexts):
         whitespace compression's, which is searched with newline separators left out."""
         if name != "compress_whitespace" or self.joining.separator != "\n":
             return super().wakes(name, text)
-        return _SPACING.search(text) is not None or (not text.isascii() and _SPACING.search(text.lower()) is not None)
+        return found_in(_SPACING, text)
 
 
 SHORT_TEXT = 1024

@@ -138,8 +138,7 @@ class RuleSet:
         if cached is None:
             merged: dict[tuple[str, ...], set[int]] = {}
             for chain, members in self.chain_members.items():
-                key = tuple(name for name in chain if name in acting or name == "lowercase")
-                merged.setdefault(key, set()).update(members)
+                merged.setdefault(self.reduced(chain, acting), set()).update(members)
             cached = tuple((key, frozenset(members)) for key, members in merged.items())
             if len(self._projection_cache) > 1024:
                 self._projection_cache.clear()

@@ -8,7 +8,12 @@ already computed, and each distinct output is folded for the prefilter once.
 from __future__ import annotations
 
 from .literals import fold
-from .transforms import TRANSFORMS, triggered
+from .transforms import ONE_SCAN_LENGTH, TRANSFORMS, Trigger, triggered
+
+
+def found_in(trigger: Trigger, text: str) -> bool:
+    """Whether `trigger` occurs in `text` or, outside ASCII, in its lower case."""
+    return trigger.search(text) is not None or (not text.isascii() and trigger.search(text.lower()) is not None)
 
 
 def acting_decoders(text: str) -> frozenset[str]:
@@ -19,10 +24,6 @@ def acting_decoders(text: str) -> frozenset[str]:
 
 
 _DECODERS = frozenset(name for name, t in TRANSFORMS.items() if t.trigger is not None)
-
-
-SHORT_TEXT = 2048
-"""Up to this length, a text's acting decoders are found all at once (`triggered`)."""
 
 
 class DecodedTexts:
@@ -68,7 +69,7 @@ class DecodedTexts:
         costs a scan."""
         found: set[str] = set()
         for text in self._alive[1:]:
-            if self.SCAN_WHOLE and len(text) <= SHORT_TEXT:
+            if self.SCAN_WHOLE and len(text) <= ONE_SCAN_LENGTH:
                 found |= acting_decoders(text) - acting  # one scan for every trigger character
                 continue
             outcomes = self._wakes.setdefault(id(text), {})
@@ -83,9 +84,7 @@ class DecodedTexts:
     def wakes(self, name: str, text: str) -> bool:
         """Whether decoder `name` acts on `text` or its lower case."""
         trigger = TRANSFORMS[name].trigger
-        if trigger is None:
-            return False
-        return trigger.search(text) is not None or (not text.isascii() and trigger.search(text.lower()) is not None)
+        return trigger is not None and found_in(trigger, text)
 
     def folded(self, chain: tuple[str, ...]) -> str:
         """The folded output of `chain`. Equal folded texts are one object, so that a caller keying

@@ -296,25 +296,6 @@ TRANSFORMS: dict[str, Transform] = {
     )
 }
 
-class _AnyTrigger:
-    """`search(text)` finds a character or sequence some transform acts on, None when every
-    transform but `lowercase` leaves the text unchanged. Checked on every field, so it is one
-    character class plus substring tests (a superset of the single triggers where that is cheaper:
-    any `&`), not one alternation of all triggers, which took several times as long."""
-
-    _characters = re.compile(r"[%+&\\\x00'\"^`${\t\n\r\x0b\x0c\x1c-\x1f\x80-\U0010ffff]")
-    _slashes = re.compile(r"(?<!:)//")
-    _base64 = TRANSFORMS["base64_decode"].trigger
-
-    def search(self, text: str) -> object | None:
-        if self._characters.search(text) or "  " in text or "/*" in text or "/./" in text:
-            return True
-        return self._slashes.search(text) or (self._base64.search(text) if self._base64 else None)
-
-
-ANY_TRIGGER = _AnyTrigger()
-"""A text with no match here is left unchanged by every transform but `lowercase`."""
-
 _TRIGGER_CHARACTERS = re.compile(r"[%+&\\\x00'\"^`${]|[^\S ]")
 """Every single character that is, or starts, a trigger (whitespace other than a space included)."""
 _CMDLINE_CHARACTERS = frozenset("\\'\"^`${")
@@ -322,8 +303,9 @@ _HTML_REFERENCE = re.compile(r"&[#A-Za-z]")
 _DOUBLE_SLASH = re.compile(r"(?<!:)//")
 _BASE64_TRIGGER = re.compile(r"[A-Za-z0-9+/]{20}")
 _NOT_WHITESPACE = frozenset("%+&\\\x00'\"^`${")
-_LONG_TEXT = 2048
-"""Past this length a text may hold thousands of trigger characters: each trigger is searched instead."""
+ONE_SCAN_LENGTH = 2048
+"""Up to this length `triggered` finds every trigger in one scan; past it a text may hold thousands
+of trigger characters, and each trigger is searched instead."""
 
 
 def triggered(text: str) -> frozenset[str]:
@@ -332,7 +314,7 @@ def triggered(text: str) -> frozenset[str]:
     The same answer as searching every transform's trigger, computed with one scan for trigger
     characters and a few substring tests: it runs on every distinct field of every record.
     `tests/unit/test_transforms.py` checks both agree."""
-    if len(text) > _LONG_TEXT:
+    if len(text) > ONE_SCAN_LENGTH:
         return frozenset(name for name, t in TRANSFORMS.items() if t.trigger is not None and t.trigger.search(text))
     names: list[str] = []
     found = set(_TRIGGER_CHARACTERS.findall(text))

@@ -12,7 +12,6 @@ import pytest
 
 from firewall.engine.decoded import acting_decoders
 from firewall.engine.transforms import (
-    ANY_TRIGGER,
     MAX_BASE64_ATTEMPTS,
     MAX_BASE64_RUNS,
     MAX_ROUNDS,
@@ -27,6 +26,7 @@ from firewall.engine.transforms import (
     path_normalize,
     remove_nulls,
     remove_sql_comments,
+    triggered,
     unicode_nfkc,
     url_decode,
 )
@@ -198,7 +198,7 @@ def test_slugs_and_short_runs_are_not_base64() -> None:
     decoder: the URL-safe alphabet and runs under 20 characters are left alone."""
     for text in ("mens-running-shoes-blue-2024", "SKU-ABCDEFGH12345678", "ab12CD34ef56GH78"):
         assert base64_decode(text) == text
-        assert ANY_TRIGGER.search(text) is None
+        assert not triggered(text)
 
 
 @pytest.mark.parametrize(
@@ -358,7 +358,7 @@ TRIGGERS = [
     "&AMP;lt;",
     base64.urlsafe_b64encode(b"?>?>?>?>?>?>?>?>?>?>?>?>").decode(),  # a `_` every 4 characters
 ]
-SAFE_PUNCTUATION = [ch for ch in string.punctuation if ANY_TRIGGER.search(ch) is None]
+SAFE_PUNCTUATION = [ch for ch in string.punctuation if not triggered(ch)]
 
 
 def _random_string(rng: random.Random, pieces: list[list[str]], max_pieces: int = 24) -> str:
@@ -387,14 +387,14 @@ CORPUS = _corpus()
 
 
 def test_corpus_exercises_both_sides_of_the_trigger() -> None:
-    quiet = [s for s in CORPUS if ANY_TRIGGER.search(s) is None]
+    quiet = [s for s in CORPUS if not triggered(s)]
     assert len(quiet) >= 1500, len(quiet)
     assert len(CORPUS) - len(quiet) >= 1500
 
 
 def test_text_without_any_trigger_is_left_unchanged_by_every_transform_but_lowercase() -> None:
     for text in CORPUS:
-        if ANY_TRIGGER.search(text) is not None:
+        if triggered(text):
             continue
         for name, transform in TRANSFORMS.items():
             if name == "lowercase":
@@ -419,7 +419,7 @@ def test_chains_on_text_without_triggers_yield_the_text_up_to_case() -> None:
     rng = random.Random(7)
     names = list(TRANSFORMS)
     for text in CORPUS:
-        if ANY_TRIGGER.search(text) is not None:
+        if triggered(text):
             continue
         chain = tuple(rng.choice(names) for _ in range(rng.randint(1, 6)))
         expected = text.lower() if "lowercase" in chain else text
@@ -468,8 +468,6 @@ def test_no_transform_raises_on_random_or_broken_text() -> None:
 def test_triggered_finds_exactly_the_transforms_whose_trigger_occurs() -> None:
     """`triggered` replaces one search per trigger with a scan for trigger characters: on the corpus
     and on random strings of trigger characters, both must give the same transforms."""
-    from firewall.engine.transforms import triggered
-
     def searched(text: str) -> frozenset[str]:
         return frozenset(n for n, t in TRANSFORMS.items() if t.trigger is not None and t.trigger.search(text))
 
