@@ -25,22 +25,11 @@ from fw_functional import (
     post,
 )
 
-from firewall.local.server import MotoServer
 from firewall.local.targets import LocalTargets
 from firewall.runtime import handler as handler_module
 from firewall.runtime.clients import aws_client
 from firewall.runtime.handler import ColdStart
 from firewall.runtime.processor import Processor
-
-
-@pytest.fixture(scope="session")
-def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A moto server process on a free port, for the whole session; its URL. The same launcher as `firewall local`."""
-    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log").start()
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -5,38 +5,26 @@ to the very Lambda client that `firewall quarantine release` uses."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import boto3
 import pytest
 from review_support import QUARANTINE, REGION, UPLOADS, Account, Session, post
 
-from firewall.local.server import MotoServer
 from firewall.local.targets import LocalTargets
 from firewall.review.commands import Clients
 
 
 @pytest.fixture(scope="session")
-def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A moto server process on a free port for the whole session; its URL. The same launcher as `firewall local`."""
-    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log").start()
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
-def session(moto_url: str) -> Session:
+def session(moto_server: str) -> Session:
     """Clients made once (making boto3 clients is slow); each test resets the account and targets."""
     boto = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
     targets = LocalTargets()
-    lambda_client = targets.attach(boto.client("lambda", endpoint_url=moto_url))
+    lambda_client = targets.attach(boto.client("lambda", endpoint_url=moto_server))
     return Session(
-        moto_url,
-        boto.client("s3", endpoint_url=moto_url),
+        moto_server,
+        boto.client("s3", endpoint_url=moto_server),
         lambda_client,
-        boto.client("sts", endpoint_url=moto_url),
+        boto.client("sts", endpoint_url=moto_server),
         targets,
     )
 

@@ -68,6 +68,34 @@ def bundled_signatures() -> tuple[Signature, ...]:
     return _bundled()
 
 
+SqsEvent = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def sqs_event() -> SqsEvent:
+    """`sqs_event(*bodies)`: an SQS event as Lambda delivers it, one record per body, ids msg-1, msg-2..."""
+
+    def build(*bodies: str) -> dict[str, Any]:
+        return {
+            "Records": [
+                {
+                    "messageId": f"msg-{number}",
+                    "receiptHandle": "handle",
+                    "body": body,
+                    "attributes": {},
+                    "messageAttributes": {},
+                    "md5OfBody": "0",
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:orders",
+                    "awsRegion": "us-east-1",
+                }
+                for number, body in enumerate(bodies, 1)
+            ]
+        }
+
+    return build
+
+
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     return FIXTURES

@@ -4,6 +4,7 @@ inspect_event, and JSON-ready verdicts."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,9 @@ import firewall.api
 from firewall import DEFAULT_SIGNATURES, Exclusion, Firewall, Limits, Signature, UnknownEventError, Verdict
 from firewall.engine.matcher import MAX_PATHS_PER_SIGNATURE
 from firewall.sources.base import Field
+
+SqsEvent = Callable[..., dict[str, Any]]
+"""The `sqs_event` fixture (conftest): bodies -> an SQS event."""
 
 SCRIPT = "<script>alert(1)</script>"
 
@@ -31,25 +35,6 @@ def good(fixtures_dir: Path) -> Path:
 @pytest.fixture(scope="module")
 def fw(good: Path) -> Firewall:
     return Firewall.load(good)
-
-
-def _sqs_event(*bodies: str) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": f"m-{number}",
-                "receiptHandle": "handle",
-                "body": body,
-                "attributes": {},
-                "messageAttributes": {},
-                "md5OfBody": "0",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:orders",
-                "awsRegion": "us-east-1",
-            }
-            for number, body in enumerate(bodies, 1)
-        ]
-    }
 
 
 # --- loading and settings -------------------------------------------------------------------------
@@ -244,10 +229,10 @@ def test_excluded_fields_cannot_hide_an_attack_in_another_field(good: Path) -> N
 # --- inspect_event ----------------------------------------------------------------------------------
 
 
-def test_inspect_event_gives_one_verdict_per_record_in_order(fw: Firewall) -> None:
-    event = _sqs_event("hello", json.dumps({"note": SCRIPT}), "bye")
+def test_inspect_event_gives_one_verdict_per_record_in_order(fw: Firewall, sqs_event: SqsEvent) -> None:
+    event = sqs_event("hello", json.dumps({"note": SCRIPT}), "bye")
     verdicts = fw.inspect_event(event)
-    assert [v.record_id for v in verdicts] == ["m-1", "m-2", "m-3"]
+    assert [v.record_id for v in verdicts] == ["msg-1", "msg-2", "msg-3"]
     assert [v.action for v in verdicts] == ["forward", "quarantine", "forward"]
     assert any(m.path.startswith("sqs.body") for m in verdicts[1].matches)
 

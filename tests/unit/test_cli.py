@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,9 @@ import pytest
 from firewall import Firewall, Limits
 from firewall.cli import EXIT_BAD_INPUT, EXIT_CLEAN, EXIT_DETECTED, main
 from firewall.engine import checks
+
+SqsEvent = Callable[..., dict[str, Any]]
+"""The `sqs_event` fixture (conftest): bodies -> an SQS event."""
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = "<script>alert(1)</script>"
@@ -29,25 +33,6 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def _sqs_event(*bodies: str) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": f"msg-{number}",
-                "receiptHandle": "handle",
-                "body": body,
-                "attributes": {},
-                "messageAttributes": {},
-                "md5OfBody": "0",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:orders",
-                "awsRegion": "us-east-1",
-            }
-            for number, body in enumerate(bodies, 1)
-        ]
-    }
 
 
 def test_exit_codes_are_distinct() -> None:
@@ -112,9 +97,11 @@ def test_scan_uses_the_bundled_signatures_by_default(capsys: pytest.CaptureFixtu
 # --- scan of events -------------------------------------------------------------------------------------
 
 
-def test_scan_event_file(capsys: pytest.CaptureFixture[str], good: str, tmp_path: Path) -> None:
+def test_scan_event_file(
+    capsys: pytest.CaptureFixture[str], good: str, tmp_path: Path, sqs_event: SqsEvent
+) -> None:
     path = tmp_path / "event.json"
-    path.write_text(json.dumps(_sqs_event("hello", json.dumps({"note": SCRIPT}))))
+    path.write_text(json.dumps(sqs_event("hello", json.dumps({"note": SCRIPT}))))
     code, out, _ = _run(capsys, "scan", str(path), "--signatures", good)
     assert code == EXIT_DETECTED
     assert "msg-1: FORWARD" in out
@@ -122,16 +109,20 @@ def test_scan_event_file(capsys: pytest.CaptureFixture[str], good: str, tmp_path
     assert "1 forwarded, 1 quarantined" in out
 
 
-def test_scan_clean_event_file(capsys: pytest.CaptureFixture[str], good: str, tmp_path: Path) -> None:
+def test_scan_clean_event_file(
+    capsys: pytest.CaptureFixture[str], good: str, tmp_path: Path, sqs_event: SqsEvent
+) -> None:
     path = tmp_path / "event.json"
-    path.write_text(json.dumps(_sqs_event("hello", "world")))
+    path.write_text(json.dumps(sqs_event("hello", "world")))
     code, out, _ = _run(capsys, "scan", str(path), "--signatures", good, "--json")
     assert code == EXIT_CLEAN
     assert [r["record_id"] for r in json.loads(out)["records"]] == ["msg-1", "msg-2"]
 
 
-def test_scan_event_from_stdin(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, good: str) -> None:
-    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(_sqs_event(SCRIPT))))
+def test_scan_event_from_stdin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, good: str, sqs_event: SqsEvent
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(sqs_event(SCRIPT))))
     code, out, _ = _run(capsys, "scan", "-", "--signatures", good, "--json")
     assert code == EXIT_DETECTED
     assert json.loads(out)["records"][0]["record_id"] == "msg-1"
@@ -196,9 +187,9 @@ def test_bad_command_lines_exit_2(capsys: pytest.CaptureFixture[str], argv: list
     assert "usage:" in capsys.readouterr().err
 
 
-def test_scan_of_an_event_with_an_escaped_lone_surrogate(good: str, tmp_path: Path) -> None:
+def test_scan_of_an_event_with_an_escaped_lone_surrogate(good: str, tmp_path: Path, sqs_event: SqsEvent) -> None:
     path = tmp_path / "event.json"
-    path.write_text(json.dumps(_sqs_event(SCRIPT)).replace("msg-1", "msg-\\ud800"))
+    path.write_text(json.dumps(sqs_event(SCRIPT)).replace("msg-1", "msg-\\ud800"))
     result = subprocess.run(
         [sys.executable, "-m", "firewall", "scan", str(path), "--signatures", good],
         capture_output=True,
