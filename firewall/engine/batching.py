@@ -15,6 +15,8 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import accumulate
+from operator import itemgetter
 
 from .compiler import RuleSet
 from .decoded import DecodedTexts, found_in
@@ -74,7 +76,7 @@ class JoinedGroup:
         self.decoded = decoded
         self.candidates = candidates
         self.reduced_to = reduced_to
-        self._bounds: dict[int, list[int]] = {}
+        self._parts: dict[int, list[str]] = {}
 
     def subject(self, number: int, chain: tuple[str, ...]) -> str | None:
         """Text `number` as `chain` (already reduced) leaves it; None if that chain was not computed
@@ -83,13 +85,10 @@ class JoinedGroup:
             output = self.decoded.get(chain)
         except _Split:
             return None
-        starts = self._bounds.get(id(output))
-        if starts is None:
-            separator = re.escape(self.decoded.joining.separator)
-            starts = self._bounds[id(output)] = [
-                0, *(m.end() for m in re.finditer(separator, output)), len(output) + 1
-            ]
-        return output[starts[number] : starts[number + 1] - 1]
+        parts = self._parts.get(id(output))
+        if parts is None:
+            parts = self._parts[id(output)] = output.split(self.decoded.joining.separator)
+        return parts[number]
 
 
 def group_candidates(rules: RuleSet, texts: list[str], acting: frozenset[str]) -> JoinedGroup | None:
@@ -225,27 +224,80 @@ def candidates_of_forms(rules: RuleSet, forms: list[Form], count: int, separator
     found = [set(rules.always) for _ in range(count)]
     if rules.automaton is None:
         return found
-    per_form: list[dict[int, set[int]]] = []
-    bounds: list[list[int]] = []
+    if count == 1:
+        hits = [{literal_id for _end, literal_id in rules.automaton.iter(low)} for low, _members in forms]
+        if len(forms[0][0]) <= SHORT_TEXT:
+            ids = set().union(*hits)
+            if ids:
+                found[0] |= rules.satisfied(ids, "\n".join(dict.fromkeys(low for low, _members in forms)))
+        else:
+            for (low, members), ids in zip(forms, hits, strict=True):
+                if ids:
+                    found[0] |= rules.satisfied(ids, low) & members
+        return found
+    return _joined_candidates_of_forms(rules, forms, found, separator)
+
+
+SPARSE_HITS = 16
+"""Characters per anchor hit above which hits are mapped to their texts straight away. Denser hits are
+first bounded by the signatures all texts together hold, to leave out the hits of every other
+signature (a flood of `<0042` holds `<` but nothing else an XSS signature needs); on sparse ones that
+pass over every form would cost more than it saves."""
+
+
+def _joined_candidates_of_forms(
+    rules: RuleSet, forms: list[Form], found: list[set[int]], separator: str
+) -> list[set[int]]:
+    """`candidates_of_forms` for several texts. Where hits are dense, the signatures the forms hold
+    taken whole bound what any one text can hold: only hits of anchors owned by one of them are
+    mapped back to their text.
+    Texts with the same anchors share their evaluation, and need no look at their text when the
+    anchors establish their signatures (`RuleSet.split`): a flood of `<0042` costs a lookup per
+    text."""
+    owners = rules.anchor_owners
+    scans: list[list[tuple[int, int]]] = []
+    found_anywhere: set[int] = set()
     for low, _members in forms:
-        if count == 1:
-            bounds.append([0, len(low) + 1])
-            ids = {literal_id for _end, literal_id in rules.automaton.iter(low)}
-            per_form.append({0: ids} if ids else {})
-        else:
-            starts = [0, *(m.end() for m in re.finditer(re.escape(separator), low)), len(low) + 1]
-            bounds.append(starts)
-            per_form.append(_hits_by_text(rules, low, starts))
-    for number in set().union(*per_form):
-        if bounds[0][number + 1] - bounds[0][number] <= SHORT_TEXT:
-            ids = set().union(*(hits.get(number, ()) for hits in per_form))
+        scanned = low if separator == rules.unseen else low.replace(separator, rules.unseen)
+        hits = list(rules.automaton.iter(scanned))
+        found_anywhere.update(map(itemgetter(1), hits))
+        scans.append(hits)
+    bound: set[int] | frozenset[int]
+    if sum(map(len, scans)) * SPARSE_HITS < sum(len(low) for low, _members in forms):
+        bound = rules.every  # sparse hits: mapping them costs less than bounding them
+        live = found_anywhere
+    else:
+        bound = rules.satisfied(found_anywhere, "\n".join(low for low, _members in forms))
+        if not bound:
+            return found
+        live = {literal_id for literal_id in found_anywhere if not owners[literal_id].isdisjoint(bound)}
+    bounds = [_starts(low, separator) for low, _m in forms]
+    merged: dict[int, set[int]] = {}
+    for hits, starts in zip(scans, bounds, strict=True):
+        _live_hits_by_text(hits, live, starts, merged)
+    by_anchors: dict[frozenset[int], tuple[set[int], set[int]]] = {}
+    lengths = bounds[0]
+    for number, ids in merged.items():
+        if lengths[number + 1] - lengths[number] > SHORT_TEXT:
+            for (low, members), starts in zip(forms, bounds, strict=True):
+                text = _text(low, starts, number)
+                found[number] |= rules.satisfied({i for _end, i in rules.automaton.iter(text)}, text) & members
+            continue
+        key = frozenset(ids)
+        split = by_anchors.get(key)
+        if split is None:
+            sure, unsure = rules.split(key)
+            split = by_anchors[key] = (sure & bound, unsure & bound)
+        found[number] |= split[0]
+        if split[1]:
             texts = dict.fromkeys(_text(low, starts, number) for (low, _m), starts in zip(forms, bounds, strict=True))
-            found[number] |= rules.satisfied(ids, "\n".join(texts))
-        else:
-            for (low, members), starts, hits in zip(forms, bounds, per_form, strict=True):
-                if number in hits:
-                    found[number] |= rules.satisfied(hits[number], _text(low, starts, number)) & members
+            found[number] |= rules.held(split[1], "\n".join(texts))
     return found
+
+
+def _starts(joined: str, separator: str) -> list[int]:
+    """Where each text of `joined` starts, and past its end the length plus one."""
+    return list(accumulate(map((1).__add__, map(len, joined.split(separator))), initial=0))
 
 
 def _text(low: str, starts: list[int], number: int) -> str:
@@ -253,17 +305,16 @@ def _text(low: str, starts: list[int], number: int) -> str:
     return low[starts[number] : starts[number + 1] - 1]
 
 
-def _hits_by_text(rules: RuleSet, low: str, starts: list[int]) -> dict[int, set[int]]:
-    """The anchor literal ids found in each text of a joined text, hits across a separator left out."""
-    lengths = rules.anchor_lengths
-    found: dict[int, set[int]] = {}
-    for end, literal_id in rules.automaton.iter(low):
-        number = bisect_right(starts, end) - 1
-        if end + 1 - lengths[literal_id] < starts[number] or end + 1 == starts[number + 1]:
-            continue  # the hit takes in a separator
-        ids = found.get(number)
-        if ids is None:
-            found[number] = {literal_id}
-        else:
-            ids.add(literal_id)
-    return found
+def _live_hits_by_text(
+    hits: list[tuple[int, int]], live: set[int], starts: list[int], found: dict[int, set[int]]
+) -> None:
+    """Adds the `live` anchor ids among `hits` (scanned with separators no anchor holds) to `found`,
+    per text."""
+    for end, literal_id in hits:
+        if literal_id in live:
+            number = bisect_right(starts, end) - 1
+            ids = found.get(number)
+            if ids is None:
+                found[number] = {literal_id}
+            else:
+                ids.add(literal_id)

@@ -4,6 +4,7 @@ literal automaton for every signature's fast pattern."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 from collections import defaultdict
@@ -103,9 +104,8 @@ class RuleSet:
     so that a scan over benign text stops rarely."""
     anchor_owners: tuple[frozenset[int], ...]
     """For each literal id of `automaton`, the signatures whose anchor holds it."""
-    anchor_lengths: tuple[int, ...]
-    """For each literal id of `automaton`, its length: where texts are scanned joined, a hit must
-    lie within one text."""
+    unseen: str
+    """A character in no anchor: texts joined by it and scanned give only hits within one text."""
     confirmer: Any
     """Holds the literals of the other groups of 2+ characters, scanned only on texts where some
     anchor was found (common words such as `or` and `select` would stop a scan of everything)."""
@@ -116,6 +116,9 @@ class RuleSet:
     tested on the few texts that pass the automaton, against the set of their characters."""
     anchored_only: frozenset[int]
     """Signatures whose anchor is their only group: found as soon as one of its literals is."""
+    implied: tuple[tuple[frozenset[int], ...], ...]
+    """Per signature, for each group but its anchor, the anchor literals (ids of `automaton`) that
+    hold one of its literals: where such an anchor was found, the group is held too."""
     always: frozenset[int]
     every: frozenset[int]
     """Every active signature."""
@@ -180,24 +183,43 @@ class RuleSet:
             return set()
         return self.satisfied({literal_id for _end, literal_id in self.automaton.iter(lowered)}, lowered)
 
-    def satisfied(self, literal_ids: set[int], lowered: str) -> set[int]:
+    def satisfied(self, literal_ids: set[int] | frozenset[int], lowered: str) -> set[int]:
         """Signatures with an anchor among the found `literal_ids` whose other groups `lowered` (folded
         text, where the anchors were found) also holds."""
+        sure, unsure = self.split(literal_ids)
+        return sure | self.held(unsure, lowered) if unsure else sure
+
+    def split(self, literal_ids: set[int] | frozenset[int]) -> tuple[set[int], set[int]]:
+        """The signatures whose anchor is among the found `literal_ids`: those the anchors found
+        establish (no other group, or each implied by a found anchor), and the others, whose
+        other groups the text must be searched for."""
         touched: set[int] = set()
         anchor_owners = self.anchor_owners
         for literal_id in literal_ids:
             owners = anchor_owners[literal_id]
             if owners:
                 touched |= owners
-        if not touched:
-            return touched
-        result = touched & self.anchored_only
-        if len(result) == len(touched):
-            return result
+        sure = touched & self.anchored_only
+        if len(sure) == len(touched):
+            return sure, set()
+        unsure: set[int] = set()
+        implied = self.implied
+        for index in touched - sure:
+            for group in implied[index]:
+                if group.isdisjoint(literal_ids):
+                    unsure.add(index)
+                    break
+            else:
+                sure.add(index)
+        return sure, unsure
+
+    def held(self, indices: Iterable[int], lowered: str) -> set[int]:
+        """The signatures among `indices` (their anchor found) whose other groups `lowered` holds."""
         other_groups, weak = self.other_groups, self.weak
         characters: set[str] | None = None
         confirmed: set[int] | None = None
-        for index in touched - self.anchored_only:
+        result: set[int] = set()
+        for index in indices:
             if other_groups[index] and confirmed is None:
                 confirmed = {literal_id for _end, literal_id in self.confirmer.iter(lowered)}
             for group in other_groups[index]:
@@ -276,6 +298,34 @@ def _index_sensitive(glob: str) -> bool:
     return any(char in glob for char in "?[]") or any(run.isdigit() for run in glob.split("*"))
 
 
+def _implied(
+    groups: list[list[frozenset[str]]], literal_ids: Mapping[str, int]
+) -> tuple[tuple[frozenset[int], ...], ...]:
+    """For each signature's groups, the anchor literals equal to one of a group's literals or holding
+    one of its single characters (`RuleSet.implied`)."""
+    holding: defaultdict[str, set[int]] = defaultdict(set)
+    for literal, literal_id in literal_ids.items():
+        for character in literal:
+            holding[character].add(literal_id)
+
+    def anchors_holding(group: frozenset[str]) -> frozenset[int]:
+        found: set[int] = set()
+        for literal in group:
+            if len(literal) == 1:
+                found |= holding.get(literal, set())
+            elif literal in literal_ids:
+                found.add(literal_ids[literal])
+        return frozenset(found)
+
+    return tuple(tuple(anchors_holding(group) for group in signature_groups) for signature_groups in groups)
+
+
+def _unseen(literals: Iterable[str]) -> str:
+    """The first control character (then private-use one) that no literal holds."""
+    held = set("".join(literals))
+    return next(c for c in itertools.chain(map(chr, range(1, 32)), map(chr, range(0xE000, 0xF900))) if c not in held)
+
+
 def _automaton(literal_ids: Mapping[str, int]) -> Any:
     """An Aho-Corasick automaton reporting each literal's id; None when there is no literal."""
     if not literal_ids:
@@ -318,6 +368,7 @@ def compile_signatures(
     anchors: defaultdict[int, set[int]] = defaultdict(set)
     chains: defaultdict[tuple[str, ...], set[int]] = defaultdict(set)
     others: list[tuple[frozenset[int], ...]] = []
+    rest: list[list[frozenset[str]]] = []
     weak: list[tuple[tuple[frozenset[str], tuple[str, ...]], ...]] = []
     for index, sig in enumerate(active):
         groups = requirements(sig, known_literals)
@@ -326,6 +377,7 @@ def compile_signatures(
         ranked = sorted(groups or (), key=_frequency)
         for literal in ranked[0] if ranked else ():
             anchors[literal_ids.setdefault(literal, len(literal_ids))].add(index)
+        rest.append(ranked[1:])
         strong = [g for g in ranked[1:] if min(map(len, g)) >= AUTOMATON_LITERAL_LENGTH]
         others.append(
             tuple(frozenset(confirm_ids.setdefault(literal, len(confirm_ids)) for literal in g) for g in strong)
@@ -345,10 +397,11 @@ def compile_signatures(
         automaton=_automaton(literal_ids),
         confirmer=_automaton(confirm_ids),
         anchor_owners=tuple(frozenset(anchors[i]) for i in range(len(literal_ids))),
-        anchor_lengths=tuple(len(literal) for literal in literal_ids),
+        unseen=_unseen(literal_ids),
         other_groups=tuple(others),
         weak=tuple(weak),
         anchored_only=frozenset(i for i in range(len(compiled)) if not others[i] and not weak[i]),
+        implied=_implied(rest, literal_ids),
         always=frozenset(c.index for c in compiled if c.literals is None),
         every=frozenset(range(len(compiled))),
         targeted=targeted,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import html
 import re
 import unicodedata
@@ -59,11 +60,20 @@ def _overlong(m: regex.Match[str]) -> str:
 
 
 def _percent_run(m: regex.Match[str]) -> str:
-    raw = bytes(int(h, 16) for h in m.group(0).split("%")[1:])
+    run = m.group(0)
+    return _short_run(run) if len(run) <= SHORT_RUN else _decoded_run(run)
+
+
+def _decoded_run(run: str) -> str:
+    """A run of `%XX` as UTF-8, bytes that are not as Latin-1."""
+    raw = bytes.fromhex(run.replace("%", ""))
     return raw.decode("utf-8", errors="surrogateescape").translate(_SURROGATE_TO_LATIN1)
 
 
 _SURROGATE_TO_LATIN1 = {0xDC80 + b: chr(0x80 + b) for b in range(128)}
+SHORT_RUN = 48
+_short_run = functools.lru_cache(maxsize=4096)(_decoded_run)
+"""Short runs are cached: the same few (`%20`, `%2F`) recur in every URL of a record."""
 
 
 def _url_decode_once(text: str) -> str:

@@ -13,6 +13,7 @@ import pytest
 
 from firewall.engine.compiler import compile_signatures
 from firewall.engine.excerpt import ELLIPSIS, MAX_EXCERPT, excerpt
+from firewall.engine.literals import fold
 from firewall.engine.loader import load_directory
 from firewall.engine.matcher import MAX_PATHS_PER_SIGNATURE, Limits, field_candidates, inspect_fields
 from firewall.engine.model import Signature
@@ -70,6 +71,31 @@ def test_lowercase_before_a_decoder_still_matches_plain_upper_case_text(make_sig
     # The fast path (no transform trigger in the text) must still honour case folding in a chain.
     sig = make_sig(pattern="select", transforms=["lowercase", "url_decode"])
     assert _ids(_scan([sig], [("value", "SELECT")])) == ["FW-UNIT-001"]
+
+
+def test_satisfied_signatures_are_those_holding_every_literal_group(bundled_signatures: tuple[Signature, ...]) -> None:
+    """`RuleSet.satisfied` (anchors from the automaton, groups an anchor implies taken as held, the
+    others confirmed in the text) against its definition: every group has a literal in the text.
+    On every example of every shipped signature, and on pairs of them."""
+    rules = compile_signatures(bundled_signatures, paranoia=4)
+    texts = [fold(text) for text in _examples(bundled_signatures)]
+    rng = random.Random(11)
+    texts += [rng.choice(texts) + " " + rng.choice(texts) for _ in range(300)]
+    for text in texts:
+        expected = {
+            c.index for c in rules.signatures if c.literals and all(any(x in text for x in g) for g in c.literals)
+        }
+        found = {literal_id for _end, literal_id in rules.automaton.iter(text)}
+        assert rules.satisfied(found, text) == expected, text
+
+
+def test_joined_texts_are_scanned_with_a_separator_no_anchor_holds(bundled_signatures: tuple[Signature, ...]) -> None:
+    from firewall.engine.compiler import _frequency
+
+    rules = compile_signatures(bundled_signatures, paranoia=4)
+    anchors = {x for c in rules.signatures if c.literals for x in min(c.literals, key=_frequency)}
+    assert anchors and not any(rules.unseen in anchor for anchor in anchors)
+    assert any("\n" in anchor for anchor in anchors)  # why a newline-joined text is not scanned as is
 
 
 def test_candidates_are_the_signatures_whose_literal_occurs_plus_those_without_one(make_sig: SigFactory) -> None:
@@ -414,7 +440,6 @@ def test_a_decoder_woken_by_another_is_still_applied(make_sig: SigFactory) -> No
 def test_reduced_chains_give_the_candidates_of_the_full_chains(bundled_signatures: tuple[Signature, ...]) -> None:
     """For every field, the chains reduced to its acting decoders (and lower case) must find every
     candidate the full chains find, each signature looking at its own chain's output."""
-    from firewall.engine.literals import fold
     from firewall.engine.search import applicable
     from firewall.engine.transforms import apply_chain
 
@@ -453,11 +478,18 @@ def _examples(signatures: tuple[Signature, ...]) -> list[str]:
     return sorted({text for s in signatures for text in (*s.match_examples, *s.no_match_examples) if text})
 
 
-def test_a_group_scanned_joined_gets_the_candidates_of_each_text(bundled_signatures: tuple[Signature, ...]) -> None:
+@pytest.mark.parametrize("sparse_hits", [0, 10**9], ids=["hits-mapped-straight-away", "hits-bounded-first"])
+def test_a_group_scanned_joined_gets_the_candidates_of_each_text(
+    bundled_signatures: tuple[Signature, ...], sparse_hits: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Texts whose acting decoders all act within one text are decoded and scanned joined by
     newlines: each must get exactly the candidates it gets on its own. Checked on every example of
-    every shipped signature, grouped by acting decoders, with benign variants beside them."""
+    every shipped signature, grouped by acting decoders, with benign variants beside them, whether
+    the group's hits are mapped to their texts at once or first bounded by the whole group's."""
+    from firewall.engine import batching
     from firewall.engine.batching import group_candidates
+
+    monkeypatch.setattr(batching, "SPARSE_HITS", sparse_hits)
     from firewall.engine.decoded import DecodedTexts, acting_decoders
     from firewall.engine.matcher import _decoded_candidates
 
