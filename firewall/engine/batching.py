@@ -19,8 +19,8 @@ from itertools import accumulate
 from operator import itemgetter
 
 from .compiler import RuleSet
-from .decoded import DecodedTexts, found_in
-from .transforms import MAX_ROUNDS, css_decode, js_decode_once
+from .decoded import DecodedTexts, acting_decoders, found_in
+from .transforms import MAX_ROUNDS, OTHER_SPACES, css_decode, js_decode_once
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ _EXPANSION = re.compile(r"\$(?:\{|IFS[%#])")
 """Shell expansions whose normalisation can run past the end of a text."""
 _CSS_HEX_BEFORE_NEWLINE = re.compile(r"\\[0-9A-Fa-f]{1,6}\n")
 """A CSS hexadecimal escape takes one following whitespace character: a newline separator too."""
-_SPACING = re.compile(r"[^\S \n]|  ")
+_SPACING = re.compile("[" + re.escape(OTHER_SPACES.replace("\n", "")) + "]|  ")
 """`compress_whitespace`'s trigger within one text of a newline-joined group."""
 
 
@@ -110,7 +110,7 @@ def _joined_candidates(
     joined = joining.separator.join(texts)
     if joined.count(joining.separator) != len(texts) - 1:
         return None  # a text holds the separator
-    decoded = _Joined(joined, len(texts) - 1, joining)
+    decoded = _Joined(joined, len(texts) - 1, joining, acting)  # every text has `acting` as its triggers
     try:
         settled = settle(rules, decoded, acting)
     except _Split:
@@ -163,10 +163,8 @@ class _Split(Exception):
 class _Joined(DecodedTexts):
     """The chains' outputs on texts joined by a separator."""
 
-    SCAN_WHOLE = False
-
-    def __init__(self, joined: str, separators: int, joining: Joining) -> None:
-        super().__init__(joined)
+    def __init__(self, joined: str, separators: int, joining: Joining, acting: frozenset[str]) -> None:
+        super().__init__(joined, acting)
         self.joining = joining
         self._separators = separators
 
@@ -199,12 +197,13 @@ class _Joined(DecodedTexts):
             text = decoded
         return text
 
-    def wakes(self, name: str, text: str) -> bool:
+    def triggers(self, text: str) -> frozenset[str]:
         """Every trigger lies within one text of a joined one (none matches a separator), but
         whitespace compression's, which is searched with newline separators left out."""
-        if name != "compress_whitespace" or self.joining.separator != "\n":
-            return super().wakes(name, text)
-        return found_in(_SPACING, text)
+        names = acting_decoders(text)
+        if self.joining.separator == "\n" and "compress_whitespace" in names and not found_in(_SPACING, text):
+            return names - {"compress_whitespace"}
+        return names
 
 
 SHORT_TEXT = 1024

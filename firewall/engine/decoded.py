@@ -8,7 +8,7 @@ already computed, and each distinct output is folded for the prefilter once.
 from __future__ import annotations
 
 from .literals import fold
-from .transforms import ONE_SCAN_LENGTH, TRANSFORMS, Trigger, triggered
+from .transforms import TRANSFORMS, Trigger, triggered
 
 
 def found_in(trigger: Trigger, text: str) -> bool:
@@ -23,25 +23,23 @@ def acting_decoders(text: str) -> frozenset[str]:
     return acting if text.isascii() else acting | triggered(text.lower())
 
 
-_DECODERS = frozenset(name for name, t in TRANSFORMS.items() if t.trigger is not None)
-
-
 class DecodedTexts:
     """What each chain makes of one text."""
 
-    SCAN_WHOLE = True
-    """Whether `acting_decoders` reads this object's texts right (a joined text's newlines are
-    separators, not whitespace to compress)."""
-
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, acting: frozenset[str] | None = None) -> None:
+        """`acting`: the decoders acting on `text`, when the caller knows them."""
         self._chains: dict[tuple[str, ...], str] = {(): text}
         self._steps: dict[tuple[str, int], str] = {}
         self._folded: dict[int, str] = {}
         self._distinct: dict[str, str] = {}
         self._alive: list[str] = [text]
         """Inputs stay referenced while their id() is a cache key."""
-        self._wakes: dict[int, dict[str, bool]] = {}
-        """Per computed text (by id), which decoders it was found to wake or not."""
+        self._triggers: dict[int, frozenset[str]] = {}
+        """Per computed text (by id), the decoders acting on it."""
+        if acting is not None:
+            self._triggers[id(text)] = acting
+        self._lowered_from: dict[int, str] = {}
+        """Per text computed by lower-casing (by id), the text it was computed from."""
         self.reduced_to: frozenset[str] | None = None
         """The decoders this text's chains reduce to, once shown (`batching.settle`); None: none."""
 
@@ -55,6 +53,8 @@ class DecodedTexts:
                 if output is None:
                     output = self._steps[key] = self.step(name, text)
                     self._alive.append(output)
+                    if name == "lowercase" and output is not text:
+                        self._lowered_from[id(output)] = text
                 text = output
             self._chains[chain] = text
         return text
@@ -64,27 +64,27 @@ class DecodedTexts:
         return TRANSFORMS[name].function(text)
 
     def woken(self, acting: frozenset[str]) -> frozenset[str]:
-        """The decoders outside `acting` that some text computed so far wakes. Each (text, decoder)
-        is searched once, and only for decoders outside the set: on a 256 KB text each search
-        costs a scan."""
+        """The decoders outside `acting` that some text computed so far wakes (each text's triggers
+        are found once)."""
         found: set[str] = set()
         for text in self._alive[1:]:
-            if self.SCAN_WHOLE and len(text) <= ONE_SCAN_LENGTH:
-                found |= acting_decoders(text) - acting  # one scan for every trigger character
-                continue
-            outcomes = self._wakes.setdefault(id(text), {})
-            for name in _DECODERS - acting - found:
-                hit = outcomes.get(name)
-                if hit is None:
-                    hit = outcomes[name] = self.wakes(name, text)
-                if hit:
-                    found.add(name)
-        return frozenset(found)
+            found |= self._triggers_of(text)
+        return frozenset(found - acting)
 
-    def wakes(self, name: str, text: str) -> bool:
-        """Whether decoder `name` acts on `text` or its lower case."""
-        trigger = TRANSFORMS[name].trigger
-        return trigger is not None and found_in(trigger, text)
+    def _triggers_of(self, text: str) -> frozenset[str]:
+        """A computed text's triggers: those of the text it was lower-cased from, if ASCII (lower-casing
+        ASCII changes no trigger), else found in it."""
+        names = self._triggers.get(id(text))
+        if names is None:
+            source = self._lowered_from.get(id(text))
+            ascii_source = source is not None and source.isascii()
+            names = self._triggers_of(source) if source is not None and ascii_source else self.triggers(text)
+            self._triggers[id(text)] = names
+        return names
+
+    def triggers(self, text: str) -> frozenset[str]:
+        """The decoders acting on one computed text (a hook for texts that hold several)."""
+        return acting_decoders(text)
 
     def folded(self, chain: tuple[str, ...]) -> str:
         """The folded output of `chain`. Equal folded texts are one object, so that a caller keying

@@ -129,7 +129,7 @@ def record_candidates(
                     found[index] = shared
                     texts[index] = GroupText(batched, number)
     for text, acting in alone:
-        decoded = DecodedTexts(text)
+        decoded = DecodedTexts(text, acting)
         shared = _decoded_candidates(rules, decoded, acting)
         known[text] = (shared, decoded.reduced_to)
         for index in distinct[text]:

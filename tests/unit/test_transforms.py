@@ -426,14 +426,27 @@ def test_chains_on_text_without_triggers_yield_the_text_up_to_case() -> None:
         assert apply_chain(chain, text) == expected, (chain, text)
 
 
-def test_lowercase_of_ascii_creates_no_trigger() -> None:
-    """Why the matcher checks the lower case of non-ASCII text only."""
-    for text in [*CORPUS, "K" * 25, "Y2F0IC9ldGMvcGFzc3dk".upper()]:
+def test_lowercase_of_ascii_changes_no_trigger() -> None:
+    """Why the matcher checks the lower case of non-ASCII text only, and why a decoded text lower-cased
+    from ASCII takes the triggers of the text it came from."""
+    for text in [*CORPUS, "K" * 25, "Y2F0IC9ldGMvcGFzc3dk".upper(), "&AMP; %2F /./ A\\B"]:
         if not text.isascii():
             continue
         for name, transform in TRANSFORMS.items():
-            if transform.trigger is not None and transform.trigger.search(text) is None:
-                assert transform.trigger.search(text.lower()) is None, (name, text)
+            if transform.trigger is not None:
+                before, after = transform.trigger.search(text), transform.trigger.search(text.lower())
+                assert (before is None) == (after is None), (name, text)
+
+
+def test_other_spaces_are_the_whitespace_but_a_space() -> None:
+    """`OTHER_SPACES` spells out `[^\\S ]` for speed: over all of Unicode, on this Python's tables."""
+    import re
+    import sys
+
+    from firewall.engine.transforms import OTHER_SPACES
+
+    every = "".join(map(chr, range(sys.maxunicode + 1)))
+    assert set(OTHER_SPACES) == set(re.findall(r"[^\S ]", every))
 
 
 def test_chains_without_an_acting_decoder_yield_the_text_up_to_case() -> None:
@@ -467,7 +480,8 @@ def test_no_transform_raises_on_random_or_broken_text() -> None:
 
 def test_triggered_finds_exactly_the_transforms_whose_trigger_occurs() -> None:
     """`triggered` replaces one search per trigger with a scan for trigger characters: on the corpus
-    and on random strings of trigger characters, both must give the same transforms."""
+    and on random strings of trigger characters, short or inside a long text, both must give the
+    same transforms."""
     def searched(text: str) -> frozenset[str]:
         return frozenset(n for n, t in TRANSFORMS.items() if t.trigger is not None and t.trigger.search(text))
 
@@ -475,8 +489,12 @@ def test_triggered_finds_exactly_the_transforms_whose_trigger_occurs() -> None:
     rng = random.Random(29)
     samples = [*CORPUS, "x" * 3000 + "'", "A" * 19, "A" * 20, "a:b//c", "a//b", "/./", "a  b", "&amp", "& b"]
     samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24))) for _ in range(20_000)]
+    filler = "word " * 420  # past ONE_SCAN_LENGTH: each trigger character is looked for on its own
+    for short in samples[-2_000:]:
+        cut = rng.randint(0, len(filler))
+        samples.append(filler[:cut] + short + filler[cut:])
     for text in samples:
-        assert triggered(text) == searched(text), text
+        assert triggered(text) == searched(text), text[:80]
 
 
 def test_sql_comments_are_removed_as_the_two_substitutions_define_them() -> None:
