@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import accumulate
 from operator import itemgetter
 
 from .compiler import RuleSet
 from .decoded import DecodedTexts, acting_decoders, found_in
-from .transforms import MAX_ROUNDS, OTHER_SPACES, css_decode, js_decode_once
+from .transforms import MAX_ROUNDS, OTHER_SPACES, base64_decode, css_decode, js_decode_once
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,10 @@ newline (it would wake `compress_whitespace`). Excluded: SQL comments (they run 
 text), whitespace compression (a newline is whitespace) and base64 (it appends to the end of the
 text)."""
 
-BY_CONTROL = Joining("\x01", _ACROSS_NOTHING | _ESCAPES | {"compress_whitespace"})
+BY_CONTROL = Joining("\x01", _ACROSS_NOTHING | _ESCAPES | {"compress_whitespace", "base64_decode"})
 """For texts that decode to newlines (`%0a`, a `\\t` escape next to one): a control character is
-not whitespace, so whitespace compression stays within a text."""
+not whitespace, so whitespace compression stays within a text. Base64 decoding appends what it
+decodes after a newline: `_Joined` applies it to each text, between the separators."""
 
 LOCAL_DECODERS = BY_NEWLINE.local | BY_CONTROL.local
 """Decoders some joining can decode joined."""
@@ -175,10 +176,21 @@ class _Joined(DecodedTexts):
         separator taken in while another is made (`\\41` + newline, then `\\a `)."""
         if name == "cmdline_normalize" and _EXPANSION.search(text):
             raise _Split(name)  # `${...:-}` and `$IFS%...` may span texts
-        output = self._escapes(name, text) if name in _ESCAPES else super().step(name, text)
+        if name in _ESCAPES:
+            output = self._escapes(name, text)
+        elif name == "base64_decode":
+            output = self._each(base64_decode, text)
+        else:
+            output = super().step(name, text)
         if output is not text and output.count(self.joining.separator) != self._separators:
             raise _Split(name)
         return output
+
+    def _each(self, decoder: Callable[[str], str], text: str) -> str:
+        """A decoder that works on a whole text (base64 appends to its end), on each text."""
+        separator = self.joining.separator
+        output = separator.join(map(decoder, text.split(separator)))
+        return text if output == text else output
 
     def _escapes(self, name: str, text: str) -> str:
         """An escape decoder round by round, refusing a separator an escape would take in: right

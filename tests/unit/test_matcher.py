@@ -640,6 +640,12 @@ def test_a_joined_group_gives_each_text_what_its_full_chains_give(bundled_signat
         frozenset({"js_decode", "css_decode", "path_normalize", "cmdline_normalize"}): [
             "a\\tb", "\\x3cscript\\x3e", "\\u0027 or 1=1", "c:\\windows\\win.ini", "\\\\\\\\x",
         ],
+        frozenset({"base64_decode", "html_entity_decode"}): [
+            "Y2F0IC9ldGMvcGFzc3dkIHwgbmMgZXZpbCA0NDQ0 &amp; more",
+            "PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg== &lt;b&gt;",
+            "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB&amp;PHN2Zz4=",
+            "not-base64-at-all_but_long_enough_anyway &amp;",
+        ],
     }
     for acting, texts in groups.items():
         group = group_candidates(rules, texts, acting)
