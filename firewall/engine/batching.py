@@ -218,6 +218,9 @@ class _Joined(DecodedTexts):
         return names
 
 
+_ID = itemgetter(1)
+"""The literal id of an automaton hit (end, id)."""
+
 SHORT_TEXT = 1024
 """A text up to this long has its forms' literals taken together; a longer one, form by form."""
 
@@ -236,7 +239,7 @@ def candidates_of_forms(rules: RuleSet, forms: list[Form], count: int, separator
     if rules.automaton is None:
         return found
     if count == 1:
-        hits = [{literal_id for _end, literal_id in rules.automaton.iter(low)} for low, _members in forms]
+        hits = [set(map(_ID, rules.automaton.iter(low))) for low, _members in forms]
         if len(forms[0][0]) <= SHORT_TEXT:
             ids = set().union(*hits)
             if ids:
@@ -271,7 +274,7 @@ def _joined_candidates_of_forms(
     for low, _members in forms:
         scanned = low if separator == rules.unseen else low.replace(separator, rules.unseen)
         hits = list(rules.automaton.iter(scanned))
-        found_anywhere.update(map(itemgetter(1), hits))
+        found_anywhere.update(map(_ID, hits))
         scans.append(hits)
     bound: set[int] | frozenset[int]
     if sum(map(len, scans)) * SPARSE_HITS < sum(len(low) for low, _members in forms):
@@ -292,7 +295,7 @@ def _joined_candidates_of_forms(
         if lengths[number + 1] - lengths[number] > SHORT_TEXT:
             for (low, members), starts in zip(forms, bounds, strict=True):
                 text = _text(low, starts, number)
-                found[number] |= rules.satisfied({i for _end, i in rules.automaton.iter(text)}, text) & members
+                found[number] |= rules.satisfied(set(map(_ID, rules.automaton.iter(text))), text) & members
             continue
         key = frozenset(ids)
         split = by_anchors.get(key)
@@ -301,14 +304,20 @@ def _joined_candidates_of_forms(
             split = by_anchors[key] = (sure & bound, unsure & bound)
         found[number] |= split[0]
         if split[1]:
-            texts = dict.fromkeys(_text(low, starts, number) for (low, _m), starts in zip(forms, bounds, strict=True))
-            found[number] |= rules.held(split[1], "\n".join(texts))
+            found[number] |= rules.held(split[1], _in_every_form(forms, bounds, number))
     return found
 
 
 def _starts(joined: str, separator: str) -> list[int]:
     """Where each text of `joined` starts, and past its end the length plus one."""
     return list(accumulate(map((1).__add__, map(len, joined.split(separator))), initial=0))
+
+
+def _in_every_form(forms: list[Form], bounds: list[list[int]], number: int) -> str:
+    """Text `number` as each form has it, the distinct ones joined by newlines."""
+    if len(forms) == 1:
+        return _text(forms[0][0], bounds[0], number)
+    return "\n".join(dict.fromkeys(_text(low, starts, number) for (low, _m), starts in zip(forms, bounds, strict=True)))
 
 
 def _text(low: str, starts: list[int], number: int) -> str:

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from operator import itemgetter
 from typing import Any, Protocol
 
 import ahocorasick
@@ -24,6 +25,8 @@ from .model import PARANOIA_LEVELS, Signature
 _LIST_INDEX = re.compile(r"\[\d+\]")
 
 AUTOMATON_LITERAL_LENGTH = 2
+_ID = itemgetter(1)
+"""The literal id of an automaton hit (end, id)."""
 """Groups whose literals are all this long go in the automaton; groups with single characters are
 checked on the candidates afterwards."""
 
@@ -181,7 +184,7 @@ class RuleSet:
         """Signatures all of whose literal groups occur in `lowered` (folded text)."""
         if self.automaton is None:
             return set()
-        return self.satisfied({literal_id for _end, literal_id in self.automaton.iter(lowered)}, lowered)
+        return self.satisfied(set(map(_ID, self.automaton.iter(lowered))), lowered)
 
     def satisfied(self, literal_ids: set[int] | frozenset[int], lowered: str) -> set[int]:
         """Signatures with an anchor among the found `literal_ids` whose other groups `lowered` (folded
@@ -221,7 +224,7 @@ class RuleSet:
         result: set[int] = set()
         for index in indices:
             if other_groups[index] and confirmed is None:
-                confirmed = {literal_id for _end, literal_id in self.confirmer.iter(lowered)}
+                confirmed = set(map(_ID, self.confirmer.iter(lowered)))
             for group in other_groups[index]:
                 if confirmed is None or confirmed.isdisjoint(group):
                     break
