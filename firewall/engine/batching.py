@@ -86,10 +86,21 @@ class JoinedGroup:
             output = self.decoded.get(chain)
         except _Split:
             return None
+        return self._split(output)[number]
+
+    def subjects(self, chain: tuple[str, ...]) -> list[str] | None:
+        """`subject` of every text, in order."""
+        try:
+            output = self.decoded.get(chain)
+        except _Split:
+            return None
+        return self._split(output)
+
+    def _split(self, output: str) -> list[str]:
         parts = self._parts.get(id(output))
         if parts is None:
             parts = self._parts[id(output)] = output.split(self.decoded.joining.separator)
-        return parts[number]
+        return parts
 
 
 def group_candidates(rules: RuleSet, texts: list[str], acting: frozenset[str]) -> JoinedGroup | None:

@@ -143,23 +143,58 @@ class _SignatureSearch:
 
     def joined(self, positions: list[int]) -> bool:
         """Chunks of subjects joined by newlines, one search per miss."""
-        record = self.record
         start = 0
         while start < len(positions):
-            chunk: list[int] = []
-            subjects: list[str] = []
-            size = 0
-            while start < len(positions) and (not chunk or size < JOIN_CHUNK):
-                subject = record.subject(positions[start], self.compiled.chain)
-                chunk.append(positions[start])
-                subjects.append(subject)
-                size += len(subject) + 1
-                start += 1
+            chunk, subjects = self._next_chunk(positions, start)
+            start += len(chunk)
             if not self._chunk(chunk, subjects):
                 return False
             if self.done:
                 break
         return True
+
+    def _next_chunk(self, positions: list[int], start: int) -> tuple[list[int], list[str]]:
+        """The fields from `start` on whose subjects make up about JOIN_CHUNK characters, and those
+        subjects. Consecutive texts of one joined group (thousands of decoded fields) are taken as
+        a slice of the group's split output, not field by field."""
+        record = self.record
+        chunk: list[int] = []
+        subjects: list[str] = []
+        size = 0
+        while start < len(positions) and (not chunk or size < JOIN_CHUNK):
+            run, parts = self._group_slice(positions, start, JOIN_CHUNK - size)
+            if not parts:
+                run, parts = 1, [record.subject(positions[start], self.compiled.chain)]
+            chunk += positions[start : start + run]
+            subjects += parts
+            size += sum(map(len, parts)) + run
+            start += run
+        return chunk, subjects
+
+    def _group_slice(self, positions: list[int], start: int, room: int) -> tuple[int, list[str]]:
+        """The subjects of the fields from `start` on that are consecutive texts of one joined group,
+        as many as take up `room` characters; none for fewer than MIN_GROUP_RUN such fields."""
+        texts = self.record.texts
+        first = texts[positions[start]]
+        if not isinstance(first, GroupText) or len(positions) - start < MIN_GROUP_RUN:
+            return 0, []
+
+        def in_run(offset: int) -> bool:
+            entry = texts[positions[start + offset]]
+            return isinstance(entry, GroupText) and entry.group is first.group and entry.number == first.number + offset
+
+        if not all(map(in_run, range(1, MIN_GROUP_RUN))):
+            return 0, []
+        every = first.group.subjects(self.record.rules.reduced(self.compiled.chain, first.group.reduced_to))
+        if every is None:
+            return 0, []
+        taken = 0
+        while start + taken < len(positions) and (taken < MIN_GROUP_RUN or in_run(taken)):
+            room -= len(every[first.number + taken]) + 1
+            taken += 1
+            if room <= 0:
+                break
+        return taken, every[first.number : first.number + taken]
 
     def _chunk(self, chunk: list[int], subjects: list[str]) -> bool:
         """One chunk; False once the budget is spent."""
@@ -179,8 +214,7 @@ class _SignatureSearch:
             except TimeoutError:
                 return self.each(chunk[cleared:])  # field by field, where a timeout is a verdict
             found = len(chunk) if match is None else bisect_right(starts, match.start()) - 1
-            for number in range(cleared, min(found, len(chunk))):
-                self._settle(chunk[number], None)
+            self._misses(chunk[cleared : min(found, len(chunk))])
             if match is None:
                 break
             if not self._one(chunk[found]):
@@ -216,6 +250,12 @@ class _SignatureSearch:
         self._settle(position, None if match is None else excerpt(subject, match.start(), match.end()))
         return True
 
+    def _misses(self, positions: list[int]) -> None:
+        """`_settle` of fields the pattern does not match, all at once."""
+        items, index = self.record.items, self.compiled.index
+        self.record.memo.outcomes.update(((index, items[position][1]), None) for position in positions)
+        self.resolved.update(dict.fromkeys(positions))
+
     def _settle(self, position: int, outcome: str | None) -> None:
         self.record.memo.outcomes[(self.compiled.index, self.record.items[position][1])] = outcome
         self._count(position, outcome)
@@ -228,6 +268,10 @@ class _SignatureSearch:
             self.confirmed += 1
             if self.confirmed + bisect_left(self.recalled, position) >= MAX_PATHS_PER_SIGNATURE:
                 self.done = True
+
+
+MIN_GROUP_RUN = 64
+"""Consecutive fields of one joined group from which their subjects are sliced from the group."""
 
 
 def plan_searches(

@@ -575,6 +575,28 @@ def test_texts_that_decode_to_newlines_are_joined_by_a_control_character(
         assert found == _decoded_candidates(rules, DecodedTexts(text), acting), text
 
 
+@pytest.mark.parametrize("attacks", [[], [2_500], [10, 11, 4_000, 4_999], list(range(100, 4_900, 700))])
+def test_fields_of_a_group_searched_as_a_slice_give_what_they_give_one_by_one(
+    bundled_signatures: tuple[Signature, ...], attacks: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thousands of fields decoded in one group are searched as slices of the group's output; the
+    hits (which fields, in order, up to the reported limit) are those of a search field by field."""
+    from firewall.engine import search
+
+    rules = compile_signatures(bundled_signatures, paranoia=1)
+    fields: list[tuple[str, str | bytes]] = [(f"items[{i}]", f"50%25 off {i:05d}") for i in range(5_000)]
+    for i in attacks:
+        fields[i] = (f"items[{i}]", f"%27 or 1=1-- {i:05d}")
+    sliced = inspect_fields(rules, fields)
+    monkeypatch.setattr(search, "MIN_GROUP_RUN", 10**9)
+    one_by_one = inspect_fields(rules, fields)
+    assert sliced.error is None and one_by_one.error is None
+    assert [(h.path, h.signature.index, h.excerpt) for h in sliced.hits] == [
+        (h.path, h.signature.index, h.excerpt) for h in one_by_one.hits
+    ]
+    assert {h.path for h in sliced.hits} == {f"items[{i}]" for i in attacks[:MAX_PATHS_PER_SIGNATURE]}
+
+
 def test_an_attack_among_thousands_of_decoded_fields_is_found(bundled_signatures: tuple[Signature, ...]) -> None:
     """20,000 texts with an apostrophe are scanned joined; the one attack among them still fires."""
     rules = compile_signatures(bundled_signatures, paranoia=1)
