@@ -251,7 +251,7 @@ def candidates_of_forms(rules: RuleSet, forms: list[Form], count: int, separator
         return found
     if count == 1:
         hits = [set(map(_ID, rules.automaton.iter(low))) for low, _members in forms]
-        if len(forms[0][0]) <= SHORT_TEXT:
+        if len(forms[0][0]) < SHORT_TEXT:  # short as in a joined group, where its span takes a separator
             ids = set().union(*hits)
             if ids:
                 found[0] |= rules.satisfied(ids, "\n".join(dict.fromkeys(low for low, _members in forms)))

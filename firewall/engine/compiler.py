@@ -25,10 +25,10 @@ from .model import PARANOIA_LEVELS, Signature
 _LIST_INDEX = re.compile(r"\[\d+\]")
 
 AUTOMATON_LITERAL_LENGTH = 2
-_ID = itemgetter(1)
-"""The literal id of an automaton hit (end, id)."""
 """Groups whose literals are all this long go in the automaton; groups with single characters are
 checked on the candidates afterwards."""
+_ID = itemgetter(1)
+"""The literal id of an automaton hit (end, id)."""
 
 
 class Searcher(Protocol):

@@ -131,6 +131,8 @@ class _SignatureSearch:
         self.confirmed = 0
         self.done = False
         """The signature has as many hits as it reports: later fields need no search."""
+        self.no_run_until = 0
+        """Fields before this one begin no run of MIN_GROUP_RUN texts of one group (`_group_slice`)."""
 
     def each(self, positions: Sequence[int]) -> bool:
         """Field by field, in order, until the signature has enough hits."""
@@ -176,15 +178,17 @@ class _SignatureSearch:
         as many as take up `room` characters; none for fewer than MIN_GROUP_RUN such fields."""
         texts = self.record.texts
         first = texts[positions[start]]
-        if not isinstance(first, GroupText) or len(positions) - start < MIN_GROUP_RUN:
+        if not isinstance(first, GroupText) or len(positions) - start < MIN_GROUP_RUN or start < self.no_run_until:
             return 0, []
 
         def in_run(offset: int) -> bool:
             entry = texts[positions[start + offset]]
             return isinstance(entry, GroupText) and entry.group is first.group and entry.number == first.number + offset
 
-        if not all(map(in_run, range(1, MIN_GROUP_RUN))):
-            return 0, []
+        for offset in range(1, MIN_GROUP_RUN):
+            if not in_run(offset):
+                self.no_run_until = start + offset  # no field before that starts a long enough run
+                return 0, []
         every = first.group.subjects(self.record.rules.reduced(self.compiled.chain, first.group.reduced_to))
         if every is None:
             return 0, []

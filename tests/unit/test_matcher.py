@@ -575,16 +575,22 @@ def test_texts_that_decode_to_newlines_are_joined_by_a_control_character(
         assert found == _decoded_candidates(rules, DecodedTexts(text), acting), text
 
 
-@pytest.mark.parametrize("attacks", [[], [2_500], [10, 11, 4_000, 4_999], list(range(100, 4_900, 700))])
+@pytest.mark.parametrize(
+    ("attacks", "repeat_every"),
+    [([], 0), ([2_500], 0), ([10, 11, 4_000, 4_999], 0), (list(range(100, 4_900, 700)), 0), ([3_000], 50)],
+)
 def test_fields_of_a_group_searched_as_a_slice_give_what_they_give_one_by_one(
-    bundled_signatures: tuple[Signature, ...], attacks: list[int], monkeypatch: pytest.MonkeyPatch
+    bundled_signatures: tuple[Signature, ...], attacks: list[int], repeat_every: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Thousands of fields decoded in one group are searched as slices of the group's output; the
-    hits (which fields, in order, up to the reported limit) are those of a search field by field."""
+    hits (which fields, in order, up to the reported limit) are those of a search field by field.
+    A repeated text breaks a run of the group's texts: runs shorter than a slice go field by field."""
     from firewall.engine import search
 
     rules = compile_signatures(bundled_signatures, paranoia=1)
     fields: list[tuple[str, str | bytes]] = [(f"items[{i}]", f"50%25 off {i:05d}") for i in range(5_000)]
+    for i in range(repeat_every, len(fields), repeat_every or len(fields)):
+        fields[i] = (f"items[{i}]", "50%25 off 00000")
     for i in attacks:
         fields[i] = (f"items[{i}]", f"%27 or 1=1-- {i:05d}")
     sliced = inspect_fields(rules, fields)
