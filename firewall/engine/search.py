@@ -288,7 +288,7 @@ def plan_searches(
         candidates = found.get(position)
         if not candidates:
             continue
-        for index in applicable(rules, path, candidates):
+        for index in _covering(rules, path, candidates):
             if exclusions and any(e.covers(rules.signatures[index].signature.id, path) for e in exclusions):
                 continue
             plan.setdefault(index, []).append(position)
@@ -297,6 +297,10 @@ def plan_searches(
 
 def applicable(rules: RuleSet, path: str, candidates: set[int]) -> list[int]:
     """The candidates whose targets cover `path`, in signature order."""
-    if candidates and rules.targeted and candidates & rules.targeted:
-        candidates = candidates - rules.excluded_at(path)
-    return sorted(candidates)
+    return sorted(_covering(rules, path, candidates))
+
+
+def _covering(rules: RuleSet, path: str, candidates: set[int]) -> set[int]:
+    if rules.targeted and not rules.targeted.isdisjoint(candidates):
+        return candidates - rules.excluded_at(path)
+    return candidates

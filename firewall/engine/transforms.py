@@ -359,7 +359,7 @@ def triggered(text: str) -> frozenset[str]:
         names.append("remove_sql_comments")
     if "path_normalize" not in names and ("/./" in text or ("//" in text and _DOUBLE_SLASH.search(text))):
         names.append("path_normalize")
-    if _BASE64_TRIGGER.search(text):
+    if len(text) >= 20 and _BASE64_TRIGGER.search(text):  # a run of 20 needs 20 characters
         names.append("base64_decode")
     return frozenset(names)
 
