@@ -49,9 +49,6 @@ BY_CONTROL = Joining("\x01", _ACROSS_NOTHING | _ESCAPES | {"compress_whitespace"
 not whitespace, so whitespace compression stays within a text. Base64 decoding appends what it
 decodes after a newline: `_Joined` applies it to each text, between the separators."""
 
-LOCAL_DECODERS = BY_NEWLINE.local | BY_CONTROL.local
-"""Decoders some joining can decode joined."""
-
 MIN_GROUP = 2
 """Smaller groups are examined text by text: joining gains nothing for one text."""
 
@@ -250,17 +247,22 @@ def candidates_of_forms(rules: RuleSet, forms: list[Form], count: int, separator
     if rules.automaton is None:
         return found
     if count == 1:
-        hits = [set(map(_ID, rules.automaton.iter(low))) for low, _members in forms]
-        if len(forms[0][0]) < SHORT_TEXT:  # short as in a joined group, where its span takes a separator
-            ids = set().union(*hits)
-            if ids:
-                found[0] |= rules.satisfied(ids, "\n".join(dict.fromkeys(low for low, _members in forms)))
-        else:
-            for (low, members), ids in zip(forms, hits, strict=True):
-                if ids:
-                    found[0] |= rules.satisfied(ids, low) & members
+        found[0] |= _one_text_candidates(rules, forms)
         return found
     return _joined_candidates_of_forms(rules, forms, found, separator)
+
+
+def _one_text_candidates(rules: RuleSet, forms: list[Form]) -> set[int]:
+    """`candidates_of_forms` of one text, `always` left out."""
+    hits = [set(map(_ID, rules.automaton.iter(low))) for low, _members in forms]
+    if len(forms[0][0]) < SHORT_TEXT:  # short as in a joined group, where its span takes a separator
+        ids = set().union(*hits)
+        return rules.satisfied(ids, "\n".join(dict.fromkeys(low for low, _members in forms))) if ids else set()
+    found: set[int] = set()
+    for (low, members), ids in zip(forms, hits, strict=True):
+        if ids:
+            found |= rules.satisfied(ids, low) & members
+    return found
 
 
 SPARSE_HITS = 16
@@ -304,9 +306,8 @@ def _joined_candidates_of_forms(
     lengths = bounds[0]
     for number, ids in merged.items():
         if lengths[number + 1] - lengths[number] > SHORT_TEXT:
-            for (low, members), starts in zip(forms, bounds, strict=True):
-                text = _text(low, starts, number)
-                found[number] |= rules.satisfied(set(map(_ID, rules.automaton.iter(text))), text) & members
+            own = [(_text(low, starts, number), members) for (low, members), starts in zip(forms, bounds, strict=True)]
+            found[number] |= _one_text_candidates(rules, own)
             continue
         key = frozenset(ids)
         split = by_anchors.get(key)

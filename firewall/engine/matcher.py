@@ -55,13 +55,7 @@ def inspect_fields(
     one automaton pass over all of them, hits mapped back to their field. `memo` carries what
     earlier records of the same batch found."""
     findings = Findings()
-    budget = Budget(limits.record_budget)
-    memo = Memo() if memo is None else memo
-    memo.trim()
-    items = [(path, as_text(value)) for path, value in fields]
-    found, texts = record_candidates(rules, items, memo)
-    plan = plan_searches(rules, items, found, exclusions)
-    RecordSearch(rules, items, texts, limits, budget, findings, memo).run(plan)
+    _search(rules, fields, Memo() if memo is None else memo, limits, exclusions, Budget(limits.record_budget), findings)
     return findings
 
 
@@ -81,11 +75,24 @@ def prime(
     joined, instead of all of it record by record. Each record's inspection then recalls the
     outcomes (and still works out any field added since, such as an object's). A search that times
     out here only leaves its fields to their records, where a timeout is a verdict."""
+    _search(rules, fields, memo, limits, exclusions, Budget(PRIME_BUDGET), Findings())
+
+
+def _search(
+    rules: RuleSet,
+    fields: Iterable[tuple[str, str | bytes]],
+    memo: Memo,
+    limits: Limits,
+    exclusions: Sequence[Exclusion],
+    budget: Budget,
+    findings: Findings,
+) -> None:
+    """Candidates, then the regex stage, of `fields` into `findings` and `memo`."""
     memo.trim()
     items = [(path, as_text(value)) for path, value in fields]
     found, texts = record_candidates(rules, items, memo)
     plan = plan_searches(rules, items, found, exclusions)
-    RecordSearch(rules, items, texts, limits, Budget(PRIME_BUDGET), Findings(), memo).run(plan)
+    RecordSearch(rules, items, texts, limits, budget, findings, memo).run(plan)
 
 
 def record_candidates(
