@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from firewall.engine.compiler import compile_signatures
+from firewall.engine.batching import JoinedGroup
+from firewall.engine.compiler import RuleSet, compile_signatures
 from firewall.engine.excerpt import ELLIPSIS, MAX_EXCERPT, excerpt
 from firewall.engine.literals import fold
 from firewall.engine.loader import load_directory
@@ -496,6 +497,7 @@ def test_a_group_scanned_joined_gets_the_candidates_of_each_text(
     rules = compile_signatures(bundled_signatures, paranoia=4)
     texts = _examples(bundled_signatures)
     texts += [f"it's {i:05d}" for i in range(50)] + [f"Chloé O'Brien & co {i}" for i in range(50)]
+    texts += [f"{'word ' * 250}it's {i} ' or 1=1 -- /etc/passwd" for i in range(3)]  # long: form by form
     groups: dict[frozenset[str], list[str]] = {}
     for text in texts:
         acting = acting_decoders(text)
@@ -538,41 +540,36 @@ def test_groups_that_cannot_be_joined_are_examined_text_by_text(
     assert group_candidates(rules, texts, acting) is None, why
 
 
-def test_decoders_woken_by_decoding_join_the_group(bundled_signatures: tuple[Signature, ...]) -> None:
-    """`%26lt%3B` decodes into an HTML reference: the group is decoded with the HTML decoder too,
-    still joined, and each text gets the candidates it gets alone."""
+def _joined_like_each_text(rules: RuleSet, texts: list[str], acting: frozenset[str]) -> JoinedGroup:
+    """The group of `texts` decoded joined, each text's candidates checked against the text alone."""
     from firewall.engine.batching import group_candidates
     from firewall.engine.decoded import DecodedTexts
     from firewall.engine.matcher import _decoded_candidates
 
-    rules = compile_signatures(bundled_signatures, paranoia=4)
-    texts = [f"%26lt%3Bscript%26gt%3Balert({i})" for i in range(20)] + ["%26lt%3Bb%26gt%3B"]
-    acting = frozenset({"url_decode"})
     batched = group_candidates(rules, texts, acting)
     assert batched is not None
-    candidates, reduced_to = batched.candidates, batched.reduced_to
-    assert reduced_to == {"url_decode", "html_entity_decode"}
-    for text, found in zip(texts, candidates, strict=True):
-        assert found == _decoded_candidates(rules, DecodedTexts(text), acting)
+    for text, found in zip(texts, batched.candidates, strict=True):
+        assert found == _decoded_candidates(rules, DecodedTexts(text), acting), (text, acting)
+    return batched
+
+
+def test_decoders_woken_by_decoding_join_the_group(bundled_signatures: tuple[Signature, ...]) -> None:
+    """`%26lt%3B` decodes into an HTML reference: the group is decoded with the HTML decoder too,
+    still joined, and each text gets the candidates it gets alone."""
+    rules = compile_signatures(bundled_signatures, paranoia=4)
+    texts = [f"%26lt%3Bscript%26gt%3Balert({i})" for i in range(20)] + ["%26lt%3Bb%26gt%3B"]
+    batched = _joined_like_each_text(rules, texts, frozenset({"url_decode"}))
+    assert batched.reduced_to == {"url_decode", "html_entity_decode"}
     assert _ids(_scan(list(bundled_signatures), [(f"f{i}", t) for i, t in enumerate(texts)]))
 
 
 def test_texts_that_decode_to_newlines_are_joined_by_a_control_character(
     bundled_signatures: tuple[Signature, ...],
 ) -> None:
-    from firewall.engine.batching import group_candidates
-    from firewall.engine.decoded import DecodedTexts
-    from firewall.engine.matcher import _decoded_candidates
-
     rules = compile_signatures(bundled_signatures, paranoia=4)
     texts = [f"line%0a{i}%0d%0aunion%0aselect" for i in range(10)] + ["a%0a%0ab", "%0a"]
-    acting = frozenset({"url_decode"})
-    batched = group_candidates(rules, texts, acting)
-    assert batched is not None
-    candidates, reduced_to = batched.candidates, batched.reduced_to
-    assert reduced_to == {"url_decode", "compress_whitespace"}
-    for text, found in zip(texts, candidates, strict=True):
-        assert found == _decoded_candidates(rules, DecodedTexts(text), acting), text
+    batched = _joined_like_each_text(rules, texts, frozenset({"url_decode"}))
+    assert batched.reduced_to == {"url_decode", "compress_whitespace"}
 
 
 @pytest.mark.parametrize(
