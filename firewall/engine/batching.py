@@ -275,9 +275,10 @@ pass over every form would cost more than it saves."""
 def _joined_candidates_of_forms(
     rules: RuleSet, forms: list[Form], found: list[set[int]], separator: str
 ) -> list[set[int]]:
-    """`candidates_of_forms` for several texts. Where hits are dense, the signatures the forms hold
-    taken whole bound what any one text can hold: only hits of anchors owned by one of them are
-    mapped back to their text.
+    """`candidates_of_forms` for several texts. Where hits are dense, the signatures each form holds
+    taken whole, among those the form is for, bound what any one text can hold: only hits of anchors
+    owned by one of them are mapped back to their text. (A text's anchors may come from several
+    forms; the bound leaves out a signature whose literals no single form of its own holds.)
     Texts with the same anchors share their evaluation, and need no look at their text when the
     anchors establish their signatures (`RuleSet.split`): a flood of `<0042` costs a lookup per
     text."""
@@ -294,7 +295,10 @@ def _joined_candidates_of_forms(
         bound = rules.every  # sparse hits: mapping them costs less than bounding them
         live = found_anywhere
     else:
-        bound = rules.satisfied(found_anywhere, "\n".join(low for low, _members in forms))
+        bound = set()
+        for (low, members), hits in zip(forms, scans, strict=True):
+            if hits:
+                bound |= rules.satisfied(set(map(_ID, hits)), low) & members
         if not bound:
             return found
         live = {literal_id for literal_id in found_anywhere if not owners[literal_id].isdisjoint(bound)}

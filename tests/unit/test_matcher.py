@@ -375,13 +375,42 @@ def test_excerpt_of_random_ascii_text_is_bounded() -> None:
         assert all(ch.isprintable() for ch in out)
 
 
+def _strict_candidates(rules: RuleSet, text: str) -> set[int]:
+    """The signatures one of whose own chains turns `text` into a text holding all their literal
+    groups: what no prefilter may leave out."""
+    from firewall.engine.transforms import apply_chain
+
+    found = set(rules.always)
+    for chain, members in rules.chain_members.items():
+        found |= rules.literal_hits(fold(apply_chain(chain, text))) & members
+    return found
+
+
+def _alone(rules: RuleSet, text: str, acting: frozenset[str]) -> set[int]:
+    """The candidates of a text with `acting` decoders inspected on its own."""
+    from firewall.engine.decoded import DecodedTexts
+    from firewall.engine.matcher import _decoded_candidates
+
+    return _decoded_candidates(rules, DecodedTexts(text), acting)
+
+
+def _assert_sound_candidates(rules: RuleSet, text: str, found: set[int], alone: set[int]) -> None:
+    """Candidates worked out with other texts hold every strict candidate of `text`, and nothing its
+    inspection alone would not run (a group may leave out more: a signature whose literals the
+    text holds only across two of its decoded forms)."""
+    strict = _strict_candidates(rules, text)
+    assert strict <= found, (text, strict - found)
+    assert found <= alone, (text, found - alone)
+
+
 # --- batching is invisible -----------------------------------------------------------------------------
 
 
-def test_fields_judged_together_get_the_candidates_they_get_alone(bundled_signatures: tuple[Signature, ...]) -> None:
-    """Plain fields share one automaton scan per record: for random records of
-    tricky fragments (escapes, comments left open, ${...}, quotes, base64, look-alikes) each field's
-    candidates must be exactly those it gets inspected on its own."""
+def test_fields_judged_together_keep_every_candidate_they_get_alone(bundled_signatures: tuple[Signature, ...]) -> None:
+    """Fields share automaton scans per record: for random records of tricky fragments (escapes,
+    comments left open, ${...}, quotes, base64, look-alikes) each field keeps every strict candidate
+    and gains none it would not get inspected on its own, and the record gets the hits its fields
+    get one by one."""
     from firewall.engine.matcher import record_candidates
 
     rules = compile_signatures(bundled_signatures, paranoia=4)
@@ -427,7 +456,11 @@ def test_fields_judged_together_get_the_candidates_they_get_alone(bundled_signat
         together, _ = record_candidates(rules, items)
         for index, (path, text) in enumerate(items):
             alone, _ = record_candidates(rules, [(path, text)])
-            assert together[index] == alone[0], (items, index)
+            _assert_sound_candidates(rules, text, together[index], alone[0])
+        hits = {(hit.path, hit.signature.index) for hit in inspect_fields(rules, items).hits}
+        one_by_one = {(hit.path, hit.signature.index) for item in items for hit in inspect_fields(rules, [item]).hits}
+        assert hits <= one_by_one, items  # a record reports each signature in its first fields only
+        assert {index for _, index in hits} == {index for _, index in one_by_one}, items
 
 
 def test_a_decoder_woken_by_another_is_still_applied(make_sig: SigFactory) -> None:
@@ -480,19 +513,19 @@ def _examples(signatures: tuple[Signature, ...]) -> list[str]:
 
 
 @pytest.mark.parametrize("sparse_hits", [0, 10**9], ids=["hits-mapped-straight-away", "hits-bounded-first"])
-def test_a_group_scanned_joined_gets_the_candidates_of_each_text(
+def test_a_group_scanned_joined_keeps_the_candidates_of_each_text(
     bundled_signatures: tuple[Signature, ...], sparse_hits: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Texts whose acting decoders all act within one text are decoded and scanned joined by
-    newlines: each must get exactly the candidates it gets on its own. Checked on every example of
-    every shipped signature, grouped by acting decoders, with benign variants beside them, whether
-    the group's hits are mapped to their texts at once or first bounded by the whole group's."""
+    newlines: each keeps every strict candidate and gains none it would not get on its own. Checked
+    on every example of every shipped signature, grouped by acting decoders, with benign variants
+    beside them, whether the group's hits are mapped to their texts at once or first bounded by the
+    signatures each decoded form of the whole group holds."""
     from firewall.engine import batching
     from firewall.engine.batching import group_candidates
 
     monkeypatch.setattr(batching, "SPARSE_HITS", sparse_hits)
-    from firewall.engine.decoded import DecodedTexts, acting_decoders
-    from firewall.engine.matcher import _decoded_candidates
+    from firewall.engine.decoded import acting_decoders
 
     rules = compile_signatures(bundled_signatures, paranoia=4)
     texts = _examples(bundled_signatures)
@@ -512,7 +545,7 @@ def test_a_group_scanned_joined_gets_the_candidates_of_each_text(
                 continue
             joined += len(chunk)
             for text, candidates in zip(chunk, batched.candidates, strict=True):
-                assert candidates == _decoded_candidates(rules, DecodedTexts(text), acting), (text, acting)
+                _assert_sound_candidates(rules, text, candidates, _alone(rules, text, acting))
     assert joined >= 100  # the joined path was really taken
 
 
@@ -543,19 +576,17 @@ def test_groups_that_cannot_be_joined_are_examined_text_by_text(
 def _joined_like_each_text(rules: RuleSet, texts: list[str], acting: frozenset[str]) -> JoinedGroup:
     """The group of `texts` decoded joined, each text's candidates checked against the text alone."""
     from firewall.engine.batching import group_candidates
-    from firewall.engine.decoded import DecodedTexts
-    from firewall.engine.matcher import _decoded_candidates
 
     batched = group_candidates(rules, texts, acting)
     assert batched is not None
     for text, found in zip(texts, batched.candidates, strict=True):
-        assert found == _decoded_candidates(rules, DecodedTexts(text), acting), (text, acting)
+        _assert_sound_candidates(rules, text, found, _alone(rules, text, acting))
     return batched
 
 
 def test_decoders_woken_by_decoding_join_the_group(bundled_signatures: tuple[Signature, ...]) -> None:
     """`%26lt%3B` decodes into an HTML reference: the group is decoded with the HTML decoder too,
-    still joined, and each text gets the candidates it gets alone."""
+    still joined, and each text keeps the candidates it needs."""
     rules = compile_signatures(bundled_signatures, paranoia=4)
     texts = [f"%26lt%3Bscript%26gt%3Balert({i})" for i in range(20)] + ["%26lt%3Bb%26gt%3B"]
     batched = _joined_like_each_text(rules, texts, frozenset({"url_decode"}))
@@ -614,9 +645,8 @@ def test_one_text_that_cannot_be_joined_leaves_the_rest_of_its_group_joined(
     bundled_signatures: tuple[Signature, ...],
 ) -> None:
     """A group is halved around a text whose decoding yields a newline: only a few texts end up
-    examined one by one, and every text gets the candidates it gets alone."""
-    from firewall.engine.decoded import DecodedTexts
-    from firewall.engine.matcher import SMALLEST_SPLIT, _decoded_candidates, _joined_parts
+    examined one by one, and every text keeps the candidates it needs."""
+    from firewall.engine.matcher import SMALLEST_SPLIT, _joined_parts
 
     rules = compile_signatures(bundled_signatures, paranoia=1)
     texts = [f"50% of {i:04d}" for i in range(1000)]
@@ -629,7 +659,7 @@ def test_one_text_that_cannot_be_joined_leaves_the_rest_of_its_group_joined(
     for part, batched in parts:
         for text, candidates in zip(part, batched.candidates if batched else [None] * len(part), strict=True):
             if candidates is not None:
-                assert candidates == _decoded_candidates(rules, DecodedTexts(text), acting)
+                _assert_sound_candidates(rules, text, candidates, _alone(rules, text, acting))
 
 
 @pytest.mark.parametrize(
