@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     sig_commands = signatures.add_subparsers(required=True, metavar="ACTION")
     for name, run, text in (
         ("test", _signatures_test, "run every signature's match and no_match examples"),
-        ("lint", _signatures_lint, "schema, unique ids, examples, fast pattern, backtracking probe"),
+        ("lint", _signatures_lint, "schema, unique ids, examples, fast pattern and its soundness, backtracking probe"),
         ("list", _signatures_list, "id, family, severity, paranoia and title of every signature"),
     ):
         sub = sig_commands.add_parser(name, help=text)

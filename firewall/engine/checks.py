@@ -1,4 +1,5 @@
-"""Checks behind `firewall signatures test` and `lint`: examples behave, no runaway regex."""
+"""Checks behind `firewall signatures test` and `lint`: examples behave, the prefilter holds, no runaway
+regex."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from dataclasses import dataclass
 import regex
 
 from .compiler import compile_signatures
-from .literals import derive_literals
+from .literals import derive_literals, fold
 from .matcher import Limits, inspect_fields
 from .model import Signature
+from .sampling import sample_matches
+from .transforms import apply_chain
 
 EXAMPLE_LIMITS = Limits(regex_timeout=1.0, record_budget=5.0)
 PROBE_LENGTH = 20_000
@@ -102,6 +105,29 @@ def check_prefilter(sig: Signature) -> list[Problem]:
     ]
 
 
+PREFILTER_SAMPLES = 300
+"""Texts generated per signature to check its prefilter against."""
+
+
+def check_prefilter_holds(sig: Signature) -> list[Problem]:
+    """Texts the regex matches, as its transform chain leaves them, must each hold a literal of every
+    prefilter group, declared or derived: where one does not, the prefilter hides that attack."""
+    compiled = compile_signatures([sig], paranoia=4).signatures[0]
+    if not compiled.literals:
+        return []
+    for text in sample_matches(sig.pattern, PREFILTER_SAMPLES, sig.id):
+        subject = apply_chain(compiled.chain, text)
+        if compiled.pattern.search(subject, timeout=PROBE_TIMEOUT) is None:
+            continue  # the chain changed a text the pattern matched into one it does not
+        folded = fold(subject)
+        for group in compiled.literals:
+            if not any(literal in folded for literal in group):
+                shown = ", ".join(repr(literal) for literal in sorted(group))
+                message = f"prefilter misses {subject!r}, a text the regex matches: it holds none of {shown}"
+                return [Problem(sig, "error", message)]
+    return []
+
+
 def lint(sig: Signature) -> list[Problem]:
     """Every check on one signature (loading already validated its schema and regex)."""
-    return check_examples(sig) + check_prefilter(sig) + probe_backtracking(sig)
+    return check_examples(sig) + check_prefilter(sig) + check_prefilter_holds(sig) + probe_backtracking(sig)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from firewall import DEFAULT_SIGNATURES
-from firewall.engine.checks import example_matches, probe_backtracking
+from firewall.engine.checks import check_prefilter_holds, example_matches, probe_backtracking
 from firewall.engine.loader import load_directory
 from firewall.engine.model import Signature
 
@@ -46,3 +46,9 @@ def test_ids_are_unique_and_prefixed_by_family() -> None:
     assert len(ids) == len(set(ids))
     for sig in SIGNATURES:
         assert sig.id.startswith("FW-"), sig.id
+
+
+@pytest.mark.parametrize("sig", [pytest.param(s, id=s.id) for s in SIGNATURES])
+def test_prefilter_holds_in_texts_the_regex_matches(sig: Signature) -> None:
+    """Generated texts the regex matches each hold a literal of every declared and derived group."""
+    assert check_prefilter_holds(sig) == []
