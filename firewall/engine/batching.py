@@ -20,7 +20,7 @@ from operator import itemgetter
 
 from .compiler import RuleSet
 from .decoded import DecodedTexts, acting_decoders, found_in
-from .transforms import MAX_ROUNDS, OTHER_SPACES, base64_decode, css_decode, js_decode_once
+from .transforms import MAX_ROUNDS, OTHER_SPACES, base64_decode, cmdline_normalize, css_decode, js_decode_once
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,6 @@ decodes after a newline: `_Joined` applies it to each text, between the separato
 MIN_GROUP = 2
 """Smaller groups are examined text by text: joining gains nothing for one text."""
 
-_EXPANSION = re.compile(r"\$(?:\{|IFS[%#])")
-"""Shell expansions whose normalisation can run past the end of a text."""
 _CSS_HEX_BEFORE_NEWLINE = re.compile(r"\\[0-9A-Fa-f]{1,6}\n")
 """A CSS hexadecimal escape takes one following whitespace character: a newline separator too."""
 _SPACING = re.compile("[" + re.escape(OTHER_SPACES.replace("\n", "")) + "]|  ")
@@ -182,12 +180,12 @@ class _Joined(DecodedTexts):
         group goes back to one text at a time); then no separator can vanish, and a decoding that
         yields one (`%0a`) shows as a higher count. A check of the count alone would miss one
         separator taken in while another is made (`\\41` + newline, then `\\a `)."""
-        if name == "cmdline_normalize" and _EXPANSION.search(text):
-            raise _Split(name)  # `${...:-}` and `$IFS%...` may span texts
         if name in _ESCAPES:
             output = self._escapes(name, text)
         elif name == "base64_decode":
             output = self._each(base64_decode, text)
+        elif name == "cmdline_normalize":
+            output = cmdline_normalize(text, self.joining.separator)  # no `${...:-}` spans two texts
         else:
             output = super().step(name, text)
         if output is not text and output.count(self.joining.separator) != self._separators:
