@@ -47,7 +47,16 @@ text)."""
 BY_CONTROL = Joining("\x01", _ACROSS_NOTHING | _ESCAPES | {"compress_whitespace", "base64_decode"})
 """For texts that decode to newlines (`%0a`, a `\\t` escape next to one): a control character is
 not whitespace, so whitespace compression stays within a text. Base64 decoding appends what it
-decodes after a newline: `_Joined` applies it to each text, between the separators."""
+decodes after a newline: `_Joined` applies it to each text, between the separators. Where a text
+holds U+0001 or a decoding yields it, another control character stands in (`CONTROL_SEPARATORS`)."""
+
+CONTROL_SEPARATORS = "".join(ch for ch in map(chr, [*range(1, 32), 127]) if not ch.isspace())
+"""The control characters that are not whitespace: `BY_CONTROL`'s separator and its stand-ins. The
+decoders treat each alike (none names one but `remove_nulls`, which takes only NUL)."""
+
+MAX_SEPARATORS_TRIED = 4
+"""Control separators tried on one group: a decoding that yields the separator (`\\1` escapes
+decode to \\x01) makes the next try avoid every character that decoding produced."""
 
 MIN_GROUP = 2
 """Smaller groups are examined text by text: joining gains nothing for one text."""
@@ -103,25 +112,38 @@ def group_candidates(rules: RuleSet, texts: list[str], acting: frozenset[str]) -
     be examined text by text."""
     if len(texts) < MIN_GROUP:
         return None
-    for joining in (BY_NEWLINE, BY_CONTROL):
-        if acting <= joining.local:
-            found = _joined_candidates(rules, texts, acting, joining)
-            if found is not None:
-                return found
+    if acting <= BY_NEWLINE.local:
+        found = _joined_candidates(rules, texts, acting, BY_NEWLINE)
+        if isinstance(found, JoinedGroup):
+            return found
+    if not acting <= BY_CONTROL.local:
+        return None
+    whole = "".join(texts)
+    avoided = {separator for separator in CONTROL_SEPARATORS if separator in whole}
+    for _ in range(MAX_SEPARATORS_TRIED):
+        separator = next((ch for ch in CONTROL_SEPARATORS if ch not in avoided), None)
+        if separator is None:
+            return None
+        found = _joined_candidates(rules, texts, acting, Joining(separator, BY_CONTROL.local))
+        if not isinstance(found, frozenset):
+            return found
+        avoided |= found
     return None
 
 
 def _joined_candidates(
     rules: RuleSet, texts: list[str], acting: frozenset[str], joining: Joining
-) -> JoinedGroup | None:
+) -> JoinedGroup | frozenset[str] | None:
+    """The group decoded joined by `joining`; when a decoding yielded its separator, the characters
+    that decoding produced (another separator may do); None when the group cannot be joined."""
     joined = joining.separator.join(texts)
     if joined.count(joining.separator) != len(texts) - 1:
         return None  # a text holds the separator
     decoded = _Joined(joined, len(texts) - 1, joining, acting)  # every text has `acting` as its triggers
     try:
         settled = settle(rules, decoded, acting)
-    except _Split:
-        return None
+    except _Split as split:
+        return None if split.produced is None else frozenset(split.produced)
     if settled is None:
         return None
     forms, reduced_to = settled
@@ -166,6 +188,11 @@ def forms_of(decoded: DecodedTexts, chains: Iterable[tuple[tuple[str, ...], froz
 class _Split(Exception):
     """A decoder added or removed a separator: the joined text no longer splits into its texts."""
 
+    def __init__(self, name: str, produced: str | None = None) -> None:
+        super().__init__(name)
+        self.produced = produced
+        """The decoding that yielded a separator, if that was the reason."""
+
 
 class _Joined(DecodedTexts):
     """The chains' outputs on texts joined by a separator."""
@@ -189,7 +216,7 @@ class _Joined(DecodedTexts):
         else:
             output = super().step(name, text)
         if output is not text and output.count(self.joining.separator) != self._separators:
-            raise _Split(name)
+            raise _Split(name, output)
         return output
 
     def _each(self, decoder: Callable[[str], str], text: str) -> str:

@@ -195,19 +195,17 @@ def remove_sql_comments(text: str) -> str:
 # --- Command lines ----------------------------------------------------------------------------
 
 
-def _ifs(separator: str) -> regex.Pattern[str]:
-    """`${IFS}`, `$IFS%...}` and `${x:-}`; the braced parts never take in `separator` (none when "")."""
+@functools.lru_cache(maxsize=32)
+def _expansions(separator: str) -> tuple[regex.Pattern[str], regex.Pattern[str]]:
+    """`${IFS}`, `$IFS%...}` and `${x:-}`, and `{cmd,arg}` lists, none of which takes in `separator`
+    (none when ""): for texts joined by it (`batching`), each ends there as at the end of a text."""
     inside = "[^}" + regex.escape(separator) + "]"
-    return regex.compile(r"\$\{?IFS(?:[%#]+" + inside + r"*)?\}?|\$\{" + inside + r"{0,20}:-? ?\}")
+    ifs = regex.compile(r"\$\{?IFS(?:[%#]+" + inside + r"*)?\}?|\$\{" + inside + r"{0,20}:-? ?\}")
+    item = r"[^{}\s" + regex.escape(separator) + "]{0,200}"
+    return ifs, regex.compile(r"\{(" + item + "," + item + r")\}")
 
 
-_IFS = _ifs("")
-_IFS_WITHIN = {separator: _ifs(separator) for separator in ("\n", "\x01")}
-"""For texts joined by a separator (`batching`): an expansion ends at it, as at the end of a text."""
 _EMPTY_EXPANSIONS = regex.compile(r"\$@|\$\*|\$\{?[0-9]\}?(?=[A-Za-z/])")
-_BRACE_LIST = regex.compile(r"\{([^{}\s\x01]{0,200},[^{}\s\x01]{0,200})\}")
-"""A `{cmd,arg}` list; a control character ends it as whitespace does, so that texts joined by one
-(`batching.BY_CONTROL`) are normalised each alone."""
 _CMD_QUOTES = str.maketrans("", "", "\\'\"^`")
 _CMD_QUOTE_CHARS = regex.compile(r"[\\'\"^`]")
 
@@ -215,13 +213,14 @@ _CMD_QUOTE_CHARS = regex.compile(r"[\\'\"^`]")
 def cmdline_normalize(text: str, within: str = "") -> str:
     """Undo shell obfuscation: `${IFS}` and `{cmd,arg}` become spaces, quotes, carets,
     backslashes and empty expansions (`$@`, `$1`) vanish, so `c'a't${IFS}/e\\tc/pa""sswd`
-    reads `cat /etc/passwd`. `within`: the newline or control character that joins several texts
-    none of which holds it; each is then normalised as if alone."""
+    reads `cat /etc/passwd`. `within`: the character that joins several texts none of which holds
+    it; each is then normalised as if alone."""
+    ifs, brace_list = _expansions(within)
     if "$" in text:
-        text = (_IFS_WITHIN[within] if within else _IFS).sub(" ", text)
+        text = ifs.sub(" ", text)
         text = _EMPTY_EXPANSIONS.sub("", text)
     if "{" in text:
-        text = _BRACE_LIST.sub(lambda m: m.group(1).replace(",", " "), text)
+        text = brace_list.sub(lambda m: m.group(1).replace(",", " "), text)
     if _CMD_QUOTE_CHARS.search(text) is None:
         return text
     return text.translate(_CMD_QUOTES)

