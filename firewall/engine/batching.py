@@ -20,7 +20,7 @@ from operator import itemgetter
 
 from .compiler import RuleSet
 from .decoded import DecodedTexts, acting_decoders, found_in
-from .transforms import MAX_ROUNDS, OTHER_SPACES, base64_decode, cmdline_normalize, css_decode, js_decode_once
+from .transforms import MAX_ROUNDS, OTHER_SPACES, TRANSFORMS, cmdline_normalize, css_decode, js_decode_once
 
 
 @dataclass(frozen=True)
@@ -38,16 +38,18 @@ _ESCAPES = frozenset({"js_decode", "css_decode"})
 """A final backslash takes the next character, a separator included: `_Joined` refuses a separator
 after a backslash before every round of these."""
 
-BY_NEWLINE = Joining("\n", _ACROSS_NOTHING | _ESCAPES)
-"""None of these decoders acts across a newline, and texts that wake none of the others hold no
-newline (it would wake `compress_whitespace`). Excluded: SQL comments (they run to the end of the
-text), whitespace compression (a newline is whitespace) and base64 (it appends to the end of the
-text)."""
+_EACH_TEXT = frozenset({"remove_sql_comments", "base64_decode"})
+"""Decoders that work on a whole text (an open SQL comment runs to its end, base64 appends to it):
+`_Joined` applies them to each text, between the separators."""
 
-BY_CONTROL = Joining("\x01", _ACROSS_NOTHING | _ESCAPES | {"compress_whitespace", "base64_decode"})
+BY_NEWLINE = Joining("\n", _ACROSS_NOTHING | _ESCAPES | {"remove_sql_comments"})
+"""None of these decoders acts across a newline, and texts that wake none of the others hold no
+newline (it would wake `compress_whitespace`). Excluded: whitespace compression (a newline is
+whitespace) and base64 (it appends what it decodes after a newline)."""
+
+BY_CONTROL = Joining("\x01", _ACROSS_NOTHING | _ESCAPES | _EACH_TEXT | {"compress_whitespace"})
 """For texts that decode to newlines (`%0a`, a `\\t` escape next to one): a control character is
-not whitespace, so whitespace compression stays within a text. Base64 decoding appends what it
-decodes after a newline: `_Joined` applies it to each text, between the separators. Where a text
+not whitespace, so whitespace compression stays within a text. Where a text
 holds U+0001 or a decoding yields it, another control character stands in (`CONTROL_SEPARATORS`)."""
 
 CONTROL_SEPARATORS = "".join(ch for ch in map(chr, [*range(1, 32), 127]) if not ch.isspace())
@@ -209,8 +211,8 @@ class _Joined(DecodedTexts):
         separator taken in while another is made (`\\41` + newline, then `\\a `)."""
         if name in _ESCAPES:
             output = self._escapes(name, text)
-        elif name == "base64_decode":
-            output = self._each(base64_decode, text)
+        elif name in _EACH_TEXT:
+            output = self._each(TRANSFORMS[name].function, text)
         elif name == "cmdline_normalize":
             output = cmdline_normalize(text, self.joining.separator)  # no `${...:-}` spans two texts
         else:
