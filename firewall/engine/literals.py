@@ -87,8 +87,11 @@ def derive_literals(pattern: str) -> Requirement | None:
     return groups[0]
 
 
-def _score(requirement: Requirement) -> tuple[int, int]:
-    return (min(len(s) for s in requirement), -len(requirement))
+def _score(requirement: Requirement) -> tuple[int, int, int, tuple[str, ...]]:
+    """Longer shortest literal first, then fewer literals, then fewer letters and digits (`:` is
+    rarer than `i`), then the literals themselves: the same groups in every process."""
+    alphanumeric = sum(ch.isalnum() for literal in requirement for ch in literal)
+    return (min(len(s) for s in requirement), -len(requirement), -alphanumeric, tuple(sorted(requirement)))
 
 
 def _class_literal(items: list[tuple[Any, Any]]) -> str | None:
@@ -125,6 +128,10 @@ def _sequence(items: list[tuple[Any, Any]]) -> tuple[list[Requirement], str | No
                 exact.append(ch)
         elif op in (c.AT, c.ASSERT_NOT):
             continue  # zero width: the characters on either side stay adjacent
+        elif op is c.ASSERT:  # a lookahead or lookbehind: what it needs, the text holds too
+            close_run()
+            exact = None
+            groups.extend(_sequence(list(av[1]))[0])
         elif op is c.IN and _class_literal(av) is not None:
             ch = _class_literal(av) or ""
             add_text(ch)

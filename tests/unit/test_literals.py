@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 
 import pytest
 import regex
 
 from firewall.engine.compiler import compile_signatures, requirements
-from firewall.engine.literals import MIN_LITERAL_LENGTH, derive_literals, fold
+from firewall.engine.literals import MIN_LITERAL_LENGTH, derive_literals, derive_requirements, fold
 from firewall.engine.matcher import inspect_fields
 from firewall.engine.model import Signature
 from firewall.engine.transforms import apply_chain
@@ -53,6 +56,34 @@ def test_optional_parts_are_never_required() -> None:
     assert literals in ({"foo"}, {"qux"})
     assert derive_literals(r"(?:select)?\s*from\b") == {"from"}
     assert derive_literals(r"x(?:select){0,3}y") is None
+
+
+def test_positive_lookarounds_add_what_they_need_and_negative_ones_nothing() -> None:
+    """A lookbehind's or lookahead's text lies in the subject too, outside the match."""
+    groups = set(derive_requirements(r"--(?<=\bunion\b[^;]{0,40}--)") or ())
+    assert {frozenset({"--"}), frozenset({"union"})} <= groups
+    assert frozenset({"/etc/passwd"}) in set(derive_requirements(r"(?=/etc/passwd)/etc/") or ())
+    assert derive_requirements(r"(?<!select)--") == (frozenset({"--"}),)
+    assert derive_requirements(r"(?!x(?<=select))--") == (frozenset({"--"}),)
+
+
+def test_derived_groups_are_the_same_in_every_process() -> None:
+    """Groups of equal strength are ordered by their literals, not by set order (which follows
+    the per-process string hash): the strongest four kept, and the anchor among them, never vary."""
+    code = (
+        "from firewall.engine.literals import derive_requirements as d;"
+        "print([sorted(g) for g in d(r'(?:ab|cd)\\s(?:ef|gh)\\s(?:ij|kl)\\s(?:mn|op)'"
+        "r'\\s(?:qr|st)\\s(?:uv|wx)\\s(?:;;|::)')])"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": seed}, capture_output=True, text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3", "4")
+    }
+    assert len(outputs) == 1
+    assert outputs.pop().startswith("[['::', ';;']")  # punctuation outranks letters
 
 
 @pytest.mark.parametrize(
