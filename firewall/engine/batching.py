@@ -11,6 +11,7 @@ or woke a decoder that acts across it), the caller examines its texts one by one
 
 from __future__ import annotations
 
+import functools
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
@@ -52,9 +53,11 @@ BY_CONTROL = Joining("\x01", _ACROSS_NOTHING | _ESCAPES | _EACH_TEXT | {"compres
 not whitespace, so whitespace compression stays within a text. Where a text
 holds U+0001 or a decoding yields it, another control character stands in (`CONTROL_SEPARATORS`)."""
 
-CONTROL_SEPARATORS = "".join(ch for ch in map(chr, [*range(1, 32), 127]) if not ch.isspace())
-"""The control characters that are not whitespace: `BY_CONTROL`'s separator and its stand-ins. The
-decoders treat each alike (none names one but `remove_nulls`, which takes only NUL)."""
+CONTROL_SEPARATORS = "".join(ch for ch in map(chr, [*range(1, 32), 127]) if not ch.isspace()) + "\ue000\ue001"
+"""`BY_CONTROL`'s separator and its stand-ins: the control characters that are not whitespace, then
+two private-use characters, which only an explicit escape yields (`\\1` to `\\37` yield every
+control character). The decoders treat each alike: none names one (`remove_nulls` takes only NUL),
+none is whitespace, and NFKC and case mappings leave them be."""
 
 MAX_SEPARATORS_TRIED = 4
 """Control separators tried on one group: a decoding that yields the separator (`\\1` escapes
@@ -114,14 +117,17 @@ def group_candidates(rules: RuleSet, texts: list[str], acting: frozenset[str]) -
     be examined text by text."""
     if len(texts) < MIN_GROUP:
         return None
+    avoided: set[str] = set()
     if acting <= BY_NEWLINE.local:
         found = _joined_candidates(rules, texts, acting, BY_NEWLINE)
         if isinstance(found, JoinedGroup):
             return found
+        if isinstance(found, frozenset):
+            avoided |= found
     if not acting <= BY_CONTROL.local:
         return None
     whole = "".join(texts)
-    avoided = {separator for separator in CONTROL_SEPARATORS if separator in whole}
+    avoided |= {separator for separator in CONTROL_SEPARATORS if separator in whole}
     for _ in range(MAX_SEPARATORS_TRIED):
         separator = next((ch for ch in CONTROL_SEPARATORS if ch not in avoided), None)
         if separator is None:
@@ -187,6 +193,13 @@ def forms_of(decoded: DecodedTexts, chains: Iterable[tuple[tuple[str, ...], froz
     return [(low, frozenset(signatures)) for low, signatures in members.values()]
 
 
+@functools.lru_cache(maxsize=32)
+def _odd_backslashes_before(separator: str) -> re.Pattern[str]:
+    """A run of an odd number of backslashes right before `separator`: alone, its text would end
+    with a backslash escaping nothing (kept as it is), and its pairs would each decode to one."""
+    return re.compile(r"(?<!\\)(?:\\\\)*\\(?=" + re.escape(separator) + ")")
+
+
 class _Split(Exception):
     """A decoder added or removed a separator: the joined text no longer splits into its texts."""
 
@@ -228,14 +241,16 @@ class _Joined(DecodedTexts):
         return text if output == text else output
 
     def _escapes(self, name: str, text: str) -> str:
-        """An escape decoder round by round, refusing a separator an escape would take in: right
-        after a backslash, or (CSS) the one whitespace character after a hexadecimal escape."""
+        """An escape decoder round by round, keeping a separator from being taken in. A text that
+        ends with an odd run of backslashes (its last one escapes nothing) gets one more, so that
+        the run decodes to what it gives alone and the separator stays; a separator after a CSS
+        hexadecimal escape, which takes one whitespace character, is refused."""
         separator = self.joining.separator
         after_backslash = "\\" + separator
         one_round = js_decode_once if name == "js_decode" else css_decode
         for _ in range(MAX_ROUNDS if name == "js_decode" else 1):
             if after_backslash in text:
-                raise _Split(name)
+                text = _odd_backslashes_before(separator).sub(r"\g<0>\\", text)
             if name == "css_decode" and separator == "\n" and _CSS_HEX_BEFORE_NEWLINE.search(text):
                 raise _Split(name)
             decoded = one_round(text)
@@ -246,9 +261,11 @@ class _Joined(DecodedTexts):
 
     def triggers(self, text: str) -> frozenset[str]:
         """Every trigger lies within one text of a joined one (none matches a separator), but
-        whitespace compression's, which is searched with newline separators left out."""
-        names = acting_decoders(text)
-        if self.joining.separator == "\n" and "compress_whitespace" in names and not found_in(_SPACING, text):
+        whitespace compression's, which is searched with newline separators left out, and Unicode
+        normalisation's, which a private-use separator would wake: it is searched for as U+0001."""
+        separator = self.joining.separator
+        names = acting_decoders(text if separator.isascii() else text.replace(separator, "\x01"))
+        if separator == "\n" and "compress_whitespace" in names and not found_in(_SPACING, text):
             return names - {"compress_whitespace"}
         return names
 

@@ -549,11 +549,14 @@ def test_a_group_scanned_joined_keeps_the_candidates_of_each_text(
     assert joined >= 100  # the joined path was really taken
 
 
+EVERY_SEPARATOR = "".join(f"%{code:02x}" for code in range(1, 32)) + "%7f%EE%80%80%EE%80%81"
+"""Percent-encoded, a newline, every other control character and the private-use stand-ins."""
+
+
 @pytest.mark.parametrize(
     ("texts", "why"),
     [
-        (["a\\", "b\\"], "an escape at a text's end would take the separator"),
-        (["a%5c", "b%5c"], "percent-decoding leaves a backslash at a text's end"),
+        ([EVERY_SEPARATOR, "b%01"], "decoding yields every separator there is"),
         (["one"], "a single text gains nothing from joining"),
     ],
 )
@@ -682,18 +685,17 @@ def test_an_attack_among_thousands_of_decoded_fields_is_found(
 def test_one_text_that_cannot_be_joined_leaves_the_rest_of_its_group_joined(
     bundled_signatures: tuple[Signature, ...],
 ) -> None:
-    """A group is halved around a text that cannot be joined (decoded, it ends with a backslash,
-    which would take in any separator): only a few texts end up examined one by one, and every
-    text keeps the candidates it needs."""
+    """A group is halved around a text that cannot be joined (decoded, it holds every separator):
+    only a few texts end up examined one by one, and every text keeps the candidates it needs."""
     from firewall.engine.matcher import SMALLEST_SPLIT, _joined_parts
 
     rules = compile_signatures(bundled_signatures, paranoia=1)
     texts = [f"50% of {i:04d}" for i in range(1000)]
-    texts[617] = "line%0abreak 50%5c"
+    texts[617] = EVERY_SEPARATOR
     acting = frozenset({"url_decode"})
     parts = _joined_parts(rules, texts, acting)
     alone = [text for part, batched in parts if batched is None for text in part]
-    assert "line%0abreak 50%5c" in alone and len(alone) <= SMALLEST_SPLIT
+    assert EVERY_SEPARATOR in alone and len(alone) <= SMALLEST_SPLIT
     assert sorted(text for part, _ in parts for text in part) == sorted(texts)
     for part, batched in parts:
         for text, candidates in zip(part, batched.candidates if batched else [None] * len(part), strict=True):
@@ -728,7 +730,8 @@ def test_a_joined_group_gives_each_text_what_its_full_chains_give(bundled_signat
 
     rules = compile_signatures(bundled_signatures, paranoia=4)
     groups = {
-        frozenset({"url_decode"}): ["a%0ab", "50% off", "x+y%2Bz", "%26lt%3Bb%26gt%3B", "%2541"],
+        # Decoded, a text ending with a backslash still ends with it: its separator is not escaped.
+        frozenset({"url_decode"}): ["a%0ab", "50% off", "x+y%2Bz", "%26lt%3Bb%26gt%3B", "%2541", "a%5c", "b%5c%5c%5c"],
         frozenset({"cmdline_normalize"}): ["it's", "c'a't /e\"t\"c/passwd", "{cat,/etc/passwd}", "a^b"],
         # An expansion left open at a text's end must not close in the next one (a percent sign
         # keeps this group apart from the one above).
@@ -740,6 +743,7 @@ def test_a_joined_group_gives_each_text_what_its_full_chains_give(bundled_signat
         frozenset({"remove_sql_comments"}): ["x/*open", "/*c*/close*/y", "/*!50000union*/ select", "a/**/b"],
         frozenset({"js_decode", "css_decode", "path_normalize", "cmdline_normalize"}): [
             "a\\tb", "\\x3cscript\\x3e", "\\u0027 or 1=1", "c:\\windows\\win.ini", "\\\\\\\\x",
+            "odd\\", "even\\\\", "three\\\\\\", "\\\\134",  # a final backslash escapes nothing
         ],
         frozenset({"base64_decode", "html_entity_decode"}): [
             "Y2F0IC9ldGMvcGFzc3dkIHwgbmMgZXZpbCA0NDQ0 &amp; more",
