@@ -14,10 +14,11 @@ from __future__ import annotations
 import functools
 import re
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from itertools import accumulate
-from operator import itemgetter
+from itertools import accumulate, repeat
+from operator import contains, itemgetter
 
 from .compiler import RuleSet
 from .decoded import DecodedTexts, acting_decoders, found_in
@@ -348,8 +349,18 @@ def _joined_candidates_of_forms(
         live = {literal_id for literal_id in found_anywhere if not owners[literal_id].isdisjoint(bound)}
     bounds = [_starts(low, separator) for low, _m in forms]
     merged: dict[int, set[int]] = {}
-    for hits, starts in zip(scans, bounds, strict=True):
-        _live_hits_by_text(hits, live, starts, merged)
+    everywhere: set[int] = set()
+    for (low, _members), hits, starts in zip(forms, scans, bounds, strict=True):
+        universal = set() if bound is rules.every else _in_every_text(rules, low, separator, hits, live, len(found))
+        _live_hits_by_text(hits, live - universal if universal else live, starts, merged)
+        everywhere |= universal
+    if everywhere:
+        for number in range(len(found)):
+            ids = merged.get(number)
+            if ids is None:
+                merged[number] = set(everywhere)
+            else:
+                ids |= everywhere
     by_anchors: dict[frozenset[int], tuple[set[int], set[int]]] = {}
     lengths = bounds[0]
     for number, ids in merged.items():
@@ -383,6 +394,22 @@ def _in_every_form(forms: list[Form], bounds: list[list[int]], number: int) -> s
 def _text(low: str, starts: list[int], number: int) -> str:
     """Text `number` of a joined text whose texts start at `starts`."""
     return low[starts[number] : starts[number + 1] - 1]
+
+
+def _in_every_text(
+    rules: RuleSet, low: str, separator: str, hits: list[tuple[int, int]], live: set[int], count: int
+) -> set[int]:
+    """The `live` anchors found in each of the `count` texts of a form: a flood holds the same
+    anchor in every text, and its hundreds of thousands of hits need no mapping one by one."""
+    frequent = [literal_id for literal_id, hit_count in Counter(map(_ID, hits)).items() if hit_count >= count]
+    if not frequent:
+        return set()
+    texts = low.split(separator)
+    return {
+        literal_id
+        for literal_id in frequent
+        if literal_id in live and all(map(contains, texts, repeat(rules.anchor_literals[literal_id])))
+    }
 
 
 def _live_hits_by_text(

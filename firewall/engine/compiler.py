@@ -107,6 +107,8 @@ class RuleSet:
     so that a scan over benign text stops rarely."""
     anchor_owners: tuple[frozenset[int], ...]
     """For each literal id of `automaton`, the signatures whose anchor holds it."""
+    anchor_literals: tuple[str, ...]
+    """For each literal id of `automaton`, the literal."""
     unseen: str
     """A character in no anchor: texts joined by it and scanned give only hits within one text."""
     confirmer: Any
@@ -400,6 +402,7 @@ def compile_signatures(
         automaton=_automaton(literal_ids),
         confirmer=_automaton(confirm_ids),
         anchor_owners=tuple(frozenset(anchors[i]) for i in range(len(literal_ids))),
+        anchor_literals=tuple(sorted(literal_ids, key=literal_ids.__getitem__)),
         unseen=_unseen(literal_ids),
         other_groups=tuple(others),
         weak=tuple(weak),

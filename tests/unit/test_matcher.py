@@ -614,6 +614,28 @@ def test_texts_that_decode_to_control_characters_are_joined_by_another(
             assert separator not in subject
 
 
+@pytest.mark.parametrize(
+    ("texts", "holding"),
+    [
+        ([f"%3Cb%3E{i}" for i in range(200)], 200),  # `<b>` in every text
+        # As many `<b>` as texts, but half the texts hold two and half none.
+        ([f"%3Cb%3E%3Cb%3E{i}" if i % 2 else f"plain%20{i}" for i in range(200)], 100),
+    ],
+)
+def test_an_anchor_in_every_text_of_a_dense_group_is_given_to_each(
+    make_sig: SigFactory, texts: list[str], holding: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flood's anchor found in every text is not mapped hit by hit: each text still gets exactly
+    the candidates its anchors give, and a text without the anchor does not get it."""
+    from firewall.engine import batching
+
+    monkeypatch.setattr(batching, "SPARSE_HITS", 10**9)  # the dense path, whatever the hits
+    sig = make_sig(pattern="<b>", transforms=["url_decode", "lowercase"], match_examples=["<b>"])
+    rules = compile_signatures([sig], paranoia=4)
+    group = _joined_like_each_text(rules, texts, frozenset({"url_decode"}))
+    assert sum(1 for found in group.candidates if found) == holding
+
+
 def test_decoders_woken_by_decoding_join_the_group(bundled_signatures: tuple[Signature, ...]) -> None:
     """`%26lt%3B` decodes into an HTML reference: the group is decoded with the HTML decoder too,
     still joined, and each text keeps the candidates it needs."""
