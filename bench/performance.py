@@ -12,7 +12,8 @@ What it measures on this machine, as the median and the 95th percentile of repea
 3. hostile bodies of up to 256 KiB (runs of quotes, brackets, percent signs, SQL keywords, `../`,
    `<a `, `${`, `&#x`, backslashes, base64-looking text, deep nesting, one long word, full-width
    Unicode, many tiny fields, 19,000 fields that decode to newlines, into HTML entities, or in six
-   encodings), each as a string value in a JSON body and as the raw body, slowest
+   encodings, and 19,000 fields each repeating one trigger: escapes, `%%`, `%25`, `..%2f`, `$IFS%`,
+   `${`, `{{7*`, `/*`, `--`), each as a string value in a JSON body and as the raw body, slowest
    first, with the verdict each gets (action, error): a budget overrun must be a quarantine;
 4. cold start: `from firewall import Firewall` plus `Firewall.load()`, timed inside fresh interpreters,
    next to the start-up time of `python -c pass`.
@@ -420,11 +421,26 @@ def hostile_bodies(rng: random.Random) -> list[tuple[str, str]]:
     )
     bodies.append((f"{count:,} keys and values with a quote", pairs))
     # Fields whose decoding is out of the ordinary, as many as fit: a decoding that yields a newline,
-    # one that wakes another decoder, and six encodings taking turns.
+    # one that wakes another decoder, and six encodings taking turns. Then one flood per trigger an
+    # attacker can repeat in every field: each decoder, comment and expansion opener, and anchors
+    # of the traversal, template and injection families (the number keeps each text distinct).
     floods = {
         "strings that decode to a newline (%0a)": "a%0ab{}",
         "strings that decode into an HTML entity (%26lt%3B)": "%26lt%3B{}",
         "strings in six encodings taking turns": "{}",
+        "strings of \\\\N (escapes yielding control characters)": "\\\\{}",
+        "strings of ..\\\\N": "..\\\\{}",
+        "strings of %%N": "%%{}",
+        "strings of %25N": "%25{}",
+        "strings of ..%2fN": "..%2f{}",
+        "strings of \\x3cN": "\\x3c{}",
+        "strings of &#xN": "&#x{}",
+        "strings of $IFS%N": "$IFS%{}",
+        "strings of ${N": "${{{}",
+        "strings of {{7*N": "{{{{7*{}",
+        "strings of /*N": "/*{}",
+        "strings of --N": "--{}",
+        "strings of '-N": "'-{}",
     }
     turns = ("it's ", "50% ", "a&amp;b ", "x+y ", "é ", "a\\tb ")
     for name, form in floods.items():
