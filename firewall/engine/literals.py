@@ -75,7 +75,7 @@ def derive_requirements(pattern: str) -> tuple[Requirement, ...] | None:
     items = _parse(pattern)
     if items is None:
         return None
-    groups = sorted(set(_sequence(items)[0]), key=_score, reverse=True)
+    groups = sorted(set(_sequence(items)[0]), key=_rank, reverse=True)
     return tuple(groups[:MAX_GROUPS])
 
 
@@ -87,11 +87,16 @@ def derive_literals(pattern: str) -> Requirement | None:
     return groups[0]
 
 
-def _score(requirement: Requirement) -> tuple[int, int, int, tuple[str, ...]]:
-    """Longer shortest literal first, then fewer literals, then fewer letters and digits (`:` is
-    rarer than `i`), then the literals themselves: the same groups in every process."""
+def _score(requirement: Requirement) -> tuple[int, int]:
+    """Longer shortest literal first, then fewer literals."""
+    return (min(len(s) for s in requirement), -len(requirement))
+
+
+def _rank(requirement: Requirement) -> tuple[int, int, int, tuple[str, ...]]:
+    """`_score`, then fewer letters and digits (`:` is rarer than `i`), then the literals
+    themselves: the groups kept are the same in every process, whatever the order of a set."""
     alphanumeric = sum(ch.isalnum() for literal in requirement for ch in literal)
-    return (min(len(s) for s in requirement), -len(requirement), -alphanumeric, tuple(sorted(requirement)))
+    return (*_score(requirement), -alphanumeric, tuple(sorted(requirement)))
 
 
 def _class_literal(items: list[tuple[Any, Any]]) -> str | None:
