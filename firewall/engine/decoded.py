@@ -73,7 +73,8 @@ class DecodedTexts:
 
     def _triggers_of(self, text: str) -> frozenset[str]:
         """A computed text's triggers: those of the text it was lower-cased from, if ASCII (lower-casing
-        ASCII changes no trigger), else found in it."""
+        ASCII wakes no trigger; it may put one to sleep, a URL-safe base64 run, and a decoder counted
+        as acting that then changes nothing costs time, not correctness), else found in it."""
         names = self._triggers.get(id(text))
         if names is None:
             source = self._lowered_from.get(id(text))

@@ -14,8 +14,9 @@ import functools
 import html
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 from typing import Protocol
 
 import regex
@@ -247,6 +248,10 @@ def path_normalize(text: str) -> str:
 # --- Base64 -----------------------------------------------------------------------------------
 
 _BASE64_RUN = regex.compile(r"[A-Za-z0-9+/]{20,}={0,2}")
+_URLSAFE_RUN = regex.compile(r"[A-Za-z0-9_-]{20,}={0,2}")
+_UPPER = regex.compile(r"[A-Z]")
+_LOWER = regex.compile(r"[a-z]")
+_URLSAFE_TO_STANDARD = str.maketrans("-_", "+/")
 MAX_BASE64_RUNS = 32
 MAX_BASE64_ATTEMPTS = 256
 """Runs tried per text: a value made of thousands of base64-looking words must not cost a decode
@@ -265,21 +270,47 @@ def _decode_base64_run(run: str) -> str | None:
     return decoded if decoded and printable >= 0.9 * len(decoded) else None
 
 
+def urlsafe_runs(text: str) -> Iterator[str]:
+    """Runs of base64's URL-safe alphabet (RFC 4648, section 5: `-` and `_` for `+` and `/`) that
+    standard runs miss, in the standard alphabet: they hold `-` or `_`, and letters of both cases,
+    as encoded text does and slugs, snake_case names, SKUs and UUIDs do not."""
+    if "-" not in text and "_" not in text:
+        return
+    for m in _URLSAFE_RUN.finditer(text):
+        run = m.group(0)
+        if ("-" in run or "_" in run) and _UPPER.search(run) and _LOWER.search(run):
+            yield run.translate(_URLSAFE_TO_STANDARD)
+
+
 def base64_decode(text: str) -> str:
     """Appends the decoded text of base64 runs of 20+ characters (15 bytes: shorter ones hide no
-    attack worth the work and are mostly identifiers) that decode to printable UTF-8 to the value,
-    so that both the original and what it hides are inspected."""
+    attack worth the work and are mostly identifiers), in the standard or the URL-safe alphabet,
+    that decode to printable UTF-8 to the value, so that both the original and what it hides are
+    inspected."""
     decoded: list[str] = []
-    for attempt, m in enumerate(_BASE64_RUN.finditer(text)):
+    runs = chain((m.group(0) for m in _BASE64_RUN.finditer(text)), urlsafe_runs(text))
+    for attempt, run in enumerate(runs):
         if len(decoded) >= MAX_BASE64_RUNS or attempt >= MAX_BASE64_ATTEMPTS:
             break
-        plain = _decode_base64_run(m.group(0))
+        plain = _decode_base64_run(run)
         if plain is not None:
             decoded.append(plain)
     return text if not decoded else text + "\n" + "\n".join(decoded)
 
 
 # --- Registry ---------------------------------------------------------------------------------
+
+class _Base64Trigger:
+    """A run of 20 characters of the standard alphabet, or a URL-safe run `urlsafe_runs` takes."""
+
+    def search(self, text: str, /) -> object | None:
+        if len(text) < 20:  # a run of 20 needs 20 characters
+            return None
+        return _BASE64_TRIGGER.search(text) or next(urlsafe_runs(text), None)
+
+
+_BASE64_RUNS = _Base64Trigger()
+
 
 class _PathTrigger:
     """A backslash, `//` not after a colon, or `/./`, tested by substrings first: the standard engine
@@ -311,7 +342,7 @@ TRANSFORMS: dict[str, Transform] = {
         _t("remove_sql_comments", remove_sql_comments, r"/\*", "SQL /* */ comments removed"),
         _t("cmdline_normalize", cmdline_normalize, r"[\\'\"^`${]", "shell quoting and ${IFS} undone"),
         _t("path_normalize", path_normalize, _PathTrigger(), "path separators normalised"),
-        _t("base64_decode", base64_decode, r"[A-Za-z0-9+/]{20}", "base64 runs decoded and appended"),
+        _t("base64_decode", base64_decode, _BASE64_RUNS, "base64 runs (standard or URL-safe) decoded and appended"),
     )
 }
 
@@ -368,7 +399,7 @@ def triggered(text: str) -> frozenset[str]:
         names.append("remove_sql_comments")
     if "path_normalize" not in names and ("/./" in text or ("//" in text and _DOUBLE_SLASH.search(text))):
         names.append("path_normalize")
-    if len(text) >= 20 and _BASE64_TRIGGER.search(text):  # a run of 20 needs 20 characters
+    if _BASE64_RUNS.search(text):
         names.append("base64_decode")
     return frozenset(names)
 

@@ -194,11 +194,31 @@ def test_base64_unpadded_runs_are_decoded() -> None:
 
 
 def test_slugs_and_short_runs_are_not_base64() -> None:
-    """Identifiers (dashed slugs, 16-character SKUs) must not send every field through every
-    decoder: the URL-safe alphabet and runs under 20 characters are left alone."""
-    for text in ("mens-running-shoes-blue-2024", "SKU-ABCDEFGH12345678", "ab12CD34ef56GH78"):
+    """Identifiers (dashed slugs, SKUs, UUIDs, snake_case names, 16-character codes) must not send
+    every field through every decoder: URL-safe runs with letters of one case only, and runs under
+    20 characters, are left alone."""
+    for text in (
+        "mens-running-shoes-blue-2024",
+        "SKU-ABCDEFGH12345678",
+        "ab12CD34ef56GH78",
+        "123e4567-e89b-12d3-a456-426614174000",
+        "customer_shipping_address_line_2",
+    ):
         assert base64_decode(text) == text
         assert not triggered(text)
+
+
+def test_url_safe_base64_runs_are_decoded() -> None:
+    """RFC 4648's URL-safe alphabet (`-` and `_`), unpadded as JWTs and URL tokens carry it. Here the
+    `-` falls where a standard run would start, misaligned: only the URL-safe reading finds it."""
+    secret = "c… ../../../../etc/passwd"
+    hidden = base64.urlsafe_b64encode(secret.encode()).decode().rstrip("=")
+    assert hidden.startswith("Y-")
+    assert "base64_decode" in triggered(f"token={hidden}")
+    assert base64_decode(f"token={hidden}").endswith("\n" + secret)
+    mixed = base64.b64encode(b"??>cat /etc/passwd; id").decode().replace("Y", "_", 1)  # both alphabets
+    assert "+" in mixed and "_" in mixed
+    assert "cat /etc/passwd; id" not in base64_decode(mixed)
 
 
 @pytest.mark.parametrize(
@@ -426,16 +446,17 @@ def test_chains_on_text_without_triggers_yield_the_text_up_to_case() -> None:
         assert apply_chain(chain, text) == expected, (chain, text)
 
 
-def test_lowercase_of_ascii_changes_no_trigger() -> None:
+def test_lowercase_of_ascii_wakes_no_trigger() -> None:
     """Why the matcher checks the lower case of non-ASCII text only, and why a decoded text lower-cased
-    from ASCII takes the triggers of the text it came from."""
+    from ASCII may take the triggers of the text it came from (at worst a decoder that then changes
+    nothing: a URL-safe base64 run needs both cases, which lower case takes away)."""
     for text in [*CORPUS, "K" * 25, "Y2F0IC9ldGMvcGFzc3dk".upper(), "&AMP; %2F /./ A\\B"]:
         if not text.isascii():
             continue
         for name, transform in TRANSFORMS.items():
             if transform.trigger is not None:
                 before, after = transform.trigger.search(text), transform.trigger.search(text.lower())
-                assert (before is None) == (after is None), (name, text)
+                assert before is not None or after is None, (name, text)
 
 
 def test_other_spaces_are_the_whitespace_but_a_space() -> None:
