@@ -37,8 +37,8 @@ _ACROSS_NOTHING = frozenset(
     {"url_decode", "html_entity_decode", "cmdline_normalize", "remove_nulls", "unicode_nfkc", "path_normalize"}
 )
 _ESCAPES = frozenset({"js_decode", "css_decode"})
-"""A final backslash takes the next character, a separator included: `_Joined` refuses a separator
-after a backslash before every round of these."""
+"""A final backslash takes the next character, a separator included: `_Joined` doubles a text's
+last unpaired backslash before every round of these (`_escapes`)."""
 
 _EACH_TEXT = frozenset({"remove_sql_comments", "base64_decode"})
 """Decoders that work on a whole text (an open SQL comment runs to its end, base64 appends to it):
@@ -250,12 +250,11 @@ class _Joined(DecodedTexts):
         after_backslash = "\\" + separator
         one_round = js_decode_once if name == "js_decode" else css_decode
         for _ in range(MAX_ROUNDS if name == "js_decode" else 1):
-            if after_backslash in text:
-                text = _odd_backslashes_before(separator).sub(r"\g<0>\\", text)
             if name == "css_decode" and separator == "\n" and _CSS_HEX_BEFORE_NEWLINE.search(text):
                 raise _Split(name)
-            decoded = one_round(text)
-            if decoded == text:
+            protected = _odd_backslashes_before(separator).sub(r"\g<0>\\", text) if after_backslash in text else text
+            decoded = one_round(protected)
+            if decoded == text:  # stable, as alone: the added backslashes decode away
                 break
             text = decoded
         return text
