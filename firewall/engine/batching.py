@@ -5,8 +5,9 @@ with accents, or an attacker's 20,000 copies of `it's 00042`. Decoding them one 
 Python calls per text and chain. Some decoders never act across a separator (a `Joining`), so on
 texts joined by it they give exactly the join of what they give on each text: a group of texts
 with the same acting decoders is decoded, folded and scanned once per chain, and the hits are
-mapped back to their text. When that cannot be shown for a group (a decoding produced a separator,
-or woke a decoder that acts across it), the caller examines its texts one by one instead.
+mapped back to their text. A decoding that yields the separator makes the group try another
+(control characters, then private-use ones). When none serves (decodings yield every separator
+tried, or wake a decoder that acts across one), the caller halves the group, down to single texts.
 """
 
 from __future__ import annotations
@@ -219,10 +220,11 @@ class _Joined(DecodedTexts):
         self._separators = separators
 
     def step(self, name: str, text: str) -> str:
-        """One decoder on the joined text. Where it could take in a separator, it is refused (the
-        group goes back to one text at a time); then no separator can vanish, and a decoding that
-        yields one (`%0a`) shows as a higher count. A check of the count alone would miss one
-        separator taken in while another is made (`\\41` + newline, then `\\a `)."""
+        """One decoder on the joined text. Where it could take in a separator, it is kept from it
+        (`_escapes`, `cmdline_normalize`'s `within`, `_each`) or the joining is refused; then no
+        separator can vanish, and a decoding that yields one (`%0a`) shows as a higher count. A check
+        of the count alone would miss one separator taken in while another is made (`\\41` +
+        newline, then `\\a `)."""
         if name in _ESCAPES:
             output = self._escapes(name, text)
         elif name in _EACH_TEXT:
