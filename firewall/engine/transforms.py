@@ -248,9 +248,11 @@ def path_normalize(text: str) -> str:
 # --- Base64 -----------------------------------------------------------------------------------
 
 _BASE64_RUN = regex.compile(r"[A-Za-z0-9+/]{20,}={0,2}")
-_URLSAFE_RUN = regex.compile(r"[A-Za-z0-9_-]{20,}={0,2}")
-_UPPER = regex.compile(r"[A-Z]")
-_LOWER = regex.compile(r"[a-z]")
+_URLSAFE_RUN = re.compile(r"[A-Za-z0-9_-]{20,}={0,2}")
+"""The standard engine: `triggered` looks for these on every decoded text of a group, and on a
+joined text of short runs `regex` takes five times as long."""
+_UPPER = re.compile(r"[A-Z]")
+_LOWER = re.compile(r"[a-z]")
 _URLSAFE_TO_STANDARD = str.maketrans("-_", "+/")
 MAX_BASE64_RUNS = 32
 MAX_BASE64_ATTEMPTS = 256
@@ -274,8 +276,8 @@ def urlsafe_runs(text: str) -> Iterator[str]:
     """Runs of base64's URL-safe alphabet (RFC 4648, section 5: `-` and `_` for `+` and `/`) that
     standard runs miss, in the standard alphabet: they hold `-` or `_`, and letters of both cases,
     as encoded text does and slugs, snake_case names, SKUs and UUIDs do not."""
-    if "-" not in text and "_" not in text:
-        return
+    if ("-" not in text and "_" not in text) or text.islower() or text.isupper():
+        return  # no run can qualify: lower-cased texts, decoded in every group, end here
     for m in _URLSAFE_RUN.finditer(text):
         run = m.group(0)
         if ("-" in run or "_" in run) and _UPPER.search(run) and _LOWER.search(run):
