@@ -326,6 +326,9 @@ class _PathTrigger:
         return self._slashes.search(text) if "//" in text else None
 
 
+_PATHS = _PathTrigger()
+
+
 def _t(name: str, function: Callable[[str], str], trigger: str | Trigger | None, summary: str) -> Transform:
     return Transform(name, function, re.compile(trigger) if isinstance(trigger, str) else trigger, summary)
 
@@ -343,7 +346,7 @@ TRANSFORMS: dict[str, Transform] = {
         _t("remove_nulls", remove_nulls, r"\x00", "NUL characters removed"),
         _t("remove_sql_comments", remove_sql_comments, r"/\*", "SQL /* */ comments removed"),
         _t("cmdline_normalize", cmdline_normalize, r"[\\'\"^`${]", "shell quoting and ${IFS} undone"),
-        _t("path_normalize", path_normalize, _PathTrigger(), "path separators normalised"),
+        _t("path_normalize", path_normalize, _PATHS, "path separators normalised"),
         _t("base64_decode", base64_decode, _BASE64_RUNS, "base64 runs (standard or URL-safe) decoded and appended"),
     )
 }
@@ -355,7 +358,6 @@ _TRIGGER_CHARACTERS = re.compile("[" + re.escape("%+&\\\x00'\"^`${" + OTHER_SPAC
 """Every single character that is, or starts, a trigger (whitespace other than a space included)."""
 _CMDLINE_CHARACTERS = frozenset("\\'\"^`${")
 _HTML_REFERENCE = re.compile(r"&[#A-Za-z]")
-_DOUBLE_SLASH = re.compile(r"(?<!:)//")
 _BASE64_TRIGGER = re.compile(r"[A-Za-z0-9+/]{20}")
 _NOT_WHITESPACE = frozenset("%+&\\\x00'\"^`${")
 _OTHER_WHITESPACE = re.compile("[" + re.escape(OTHER_SPACES) + "]")
@@ -399,7 +401,7 @@ def triggered(text: str) -> frozenset[str]:
         names.append("unicode_nfkc")
     if "/*" in text:
         names.append("remove_sql_comments")
-    if "path_normalize" not in names and ("/./" in text or ("//" in text and _DOUBLE_SLASH.search(text))):
+    if "path_normalize" not in names and _PATHS.search(text):
         names.append("path_normalize")
     if _BASE64_RUNS.search(text):
         names.append("base64_decode")
