@@ -19,9 +19,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import accumulate, repeat
-from operator import contains, itemgetter
+from operator import contains
 
-from .compiler import RuleSet
+from .compiler import LITERAL_ID, RuleSet
 from .decoded import DecodedTexts, acting_decoders, found_in
 from .transforms import MAX_ROUNDS, OTHER_SPACES, TRANSFORMS, cmdline_normalize, css_decode, js_decode_once
 
@@ -272,8 +272,6 @@ class _Joined(DecodedTexts):
         return names
 
 
-_ID = itemgetter(1)
-"""The literal id of an automaton hit (end, id)."""
 
 SHORT_TEXT = 1024
 """A text up to this long has its forms' literals taken together; a longer one, form by form."""
@@ -300,7 +298,7 @@ def candidates_of_forms(rules: RuleSet, forms: list[Form], count: int, separator
 
 def _one_text_candidates(rules: RuleSet, forms: list[Form]) -> set[int]:
     """`candidates_of_forms` of one text, `always` left out."""
-    hits = [set(map(_ID, rules.automaton.iter(low))) for low, _members in forms]
+    hits = [set(map(LITERAL_ID, rules.automaton.iter(low))) for low, _members in forms]
     if len(forms[0][0]) < SHORT_TEXT:  # short as in a joined group, where its span takes a separator
         ids = set().union(*hits)
         return rules.satisfied(ids, "\n".join(dict.fromkeys(low for low, _members in forms))) if ids else set()
@@ -334,7 +332,7 @@ def _joined_candidates_of_forms(
     for low, _members in forms:
         scanned = low if separator == rules.unseen else low.replace(separator, rules.unseen)
         hits = list(rules.automaton.iter(scanned))
-        found_anywhere.update(map(_ID, hits))
+        found_anywhere.update(map(LITERAL_ID, hits))
         scans.append(hits)
     bound: set[int] | frozenset[int]
     if sum(map(len, scans)) * SPARSE_HITS < sum(len(low) for low, _members in forms):
@@ -344,16 +342,18 @@ def _joined_candidates_of_forms(
         bound = set()
         for (low, members), hits in zip(forms, scans, strict=True):
             if hits:
-                bound |= rules.satisfied(set(map(_ID, hits)), low) & members
+                bound |= rules.satisfied(set(map(LITERAL_ID, hits)), low) & members
         if not bound:
             return found
         live = {literal_id for literal_id in found_anywhere if not owners[literal_id].isdisjoint(bound)}
-    bounds = [_starts(low, separator) for low, _m in forms]
+    bounds: list[list[int]] = []
     merged: dict[int, set[int]] = {}
     everywhere: set[int] = set()
-    for (low, _members), hits, starts in zip(forms, scans, bounds, strict=True):
-        universal = set() if bound is rules.every else _in_every_text(rules, low, separator, hits, live, len(found))
-        _live_hits_by_text(hits, live - universal if universal else live, starts, merged)
+    for (low, _members), hits in zip(forms, scans, strict=True):
+        texts = low.split(separator)
+        bounds.append(_starts(texts))
+        universal = set() if bound is rules.every else _in_every_text(rules, texts, hits, live)
+        _live_hits_by_text(hits, live - universal if universal else live, bounds[-1], merged)
         everywhere |= universal
     if everywhere:
         for number in range(len(found)):
@@ -380,9 +380,10 @@ def _joined_candidates_of_forms(
     return found
 
 
-def _starts(joined: str, separator: str) -> list[int]:
-    """Where each text of `joined` starts, and past its end the length plus one."""
-    return list(accumulate(map((1).__add__, map(len, joined.split(separator))), initial=0))
+def _starts(texts: list[str]) -> list[int]:
+    """Where each of `texts` starts once they are joined by a separator, and past the last one's end
+    the joined length plus one."""
+    return list(accumulate(map((1).__add__, map(len, texts)), initial=0))
 
 
 def _in_every_form(forms: list[Form], bounds: list[list[int]], number: int) -> str:
@@ -397,19 +398,15 @@ def _text(low: str, starts: list[int], number: int) -> str:
     return low[starts[number] : starts[number + 1] - 1]
 
 
-def _in_every_text(
-    rules: RuleSet, low: str, separator: str, hits: list[tuple[int, int]], live: set[int], count: int
-) -> set[int]:
-    """The `live` anchors found in each of the `count` texts of a form: a flood holds the same
-    anchor in every text, and its hundreds of thousands of hits need no mapping one by one."""
-    frequent = [literal_id for literal_id, hit_count in Counter(map(_ID, hits)).items() if hit_count >= count]
-    if not frequent:
-        return set()
-    texts = low.split(separator)
+def _in_every_text(rules: RuleSet, texts: list[str], hits: list[tuple[int, int]], live: set[int]) -> set[int]:
+    """The `live` anchors found in each of a form's `texts`: a flood holds the same anchor in every
+    text, and its hundreds of thousands of hits need no mapping one by one."""
     return {
         literal_id
-        for literal_id in frequent
-        if literal_id in live and all(map(contains, texts, repeat(rules.anchor_literals[literal_id])))
+        for literal_id, hit_count in Counter(map(LITERAL_ID, hits)).items()
+        if hit_count >= len(texts)
+        and literal_id in live
+        and all(map(contains, texts, repeat(rules.anchor_literals[literal_id])))
     }
 
 

@@ -27,7 +27,7 @@ _LIST_INDEX = re.compile(r"\[\d+\]")
 AUTOMATON_LITERAL_LENGTH = 2
 """Groups whose literals are all this long go in the automaton; groups with single characters are
 checked on the candidates afterwards."""
-_ID = itemgetter(1)
+LITERAL_ID = itemgetter(1)
 """The literal id of an automaton hit (end, id)."""
 
 
@@ -186,7 +186,7 @@ class RuleSet:
         """Signatures all of whose literal groups occur in `lowered` (folded text)."""
         if self.automaton is None:
             return set()
-        return self.satisfied(set(map(_ID, self.automaton.iter(lowered))), lowered)
+        return self.satisfied(set(map(LITERAL_ID, self.automaton.iter(lowered))), lowered)
 
     def satisfied(self, literal_ids: set[int] | frozenset[int], lowered: str) -> set[int]:
         """Signatures with an anchor among the found `literal_ids` whose other groups `lowered` (folded
@@ -226,7 +226,7 @@ class RuleSet:
         result: set[int] = set()
         for index in indices:
             if other_groups[index] and confirmed is None:
-                confirmed = set(map(_ID, self.confirmer.iter(lowered)))
+                confirmed = set(map(LITERAL_ID, self.confirmer.iter(lowered)))
             for group in other_groups[index]:
                 if confirmed is None or confirmed.isdisjoint(group):
                     break
