@@ -76,10 +76,10 @@ class _Builder:
         self.ignore_case = ignore_case
         self.groups: dict[int, str] = {}
         self.classes = classes
+        """Per class (by id of its node), the pool characters it admits: shared by the walks."""
         self.before: list[str] = []
         """Texts of positive lookbehinds, put in front of the walk's text: a lookbehind mostly
         describes what comes before the items that precede it (`<!doctype x [` before `<!entity`)."""
-        """Per class (by id of its node), the pool characters it admits: shared by the walks."""
 
     def sequence(self, items: list[tuple[Any, Any]]) -> Iterator[str]:
         for op, av in items:
