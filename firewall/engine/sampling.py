@@ -4,8 +4,10 @@ A declared prefilter is a promise that every text the regex matches holds one of
 wrong one silently hides attacks. `firewall signatures lint` walks the pattern's tree (the parser
 `literals` uses) and builds random texts along it: a random branch of each alternation, a random
 count of each repeat, a random member of each class; what a positive lookbehind needs goes in
-front. Other lookarounds and anchors are not built for, so a text is kept only if the compiled
-pattern really matches it.
+front. Every other walk takes, at each alternation, a branch the walks have taken least so far:
+each branch of a long or nested alternation is reached within a few walks of its parent, not
+left to chance. Other lookarounds and anchors are not built
+for, so a text is kept only if the compiled pattern really matches it.
 """
 
 from __future__ import annotations
@@ -57,8 +59,9 @@ def sample_matches(pattern: str, count: int, seed: str) -> list[str]:
     rng = random.Random(seed)  # noqa: S311 - reproducible test texts, not secrets
     found: dict[str, None] = {}
     classes: dict[int, list[str]] = {}
-    for _ in range(count * 4):
-        builder = _Builder(rng, bool(flags & c.SRE_FLAG_IGNORECASE), classes)
+    taken: dict[int, list[int]] = {}
+    for walk in range(count * 4):
+        builder = _Builder(rng, bool(flags & c.SRE_FLAG_IGNORECASE), classes, taken if walk % 2 else None)
         text = "".join(builder.sequence(items))
         text = "".join(builder.before) + text
         if text not in found and compiled.search(text, timeout=0.1) is not None:
@@ -71,8 +74,17 @@ def sample_matches(pattern: str, count: int, seed: str) -> list[str]:
 class _Builder:
     """One random walk of a syntax tree."""
 
-    def __init__(self, rng: random.Random, ignore_case: bool, classes: dict[int, list[str]]) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        ignore_case: bool,
+        classes: dict[int, list[str]],
+        taken: dict[int, list[int]] | None = None,
+    ) -> None:
         self.rng = rng
+        self.taken = taken
+        """Per alternation (by id of its node), how often the covering walks took each branch; None
+        for a walk that picks branches at random."""
         self.ignore_case = ignore_case
         self.groups: dict[int, str] = {}
         self.classes = classes
@@ -95,7 +107,7 @@ class _Builder:
         elif op is c.IN:
             yield self.member(av)
         elif op is c.BRANCH:
-            yield from self.sequence(list(self.rng.choice(av[1])))
+            yield from self.sequence(list(self.branch(av[1])))
         elif op is c.SUBPATTERN:
             group, *_rest, inner = av
             text = "".join(self.sequence(list(inner)))
@@ -119,6 +131,16 @@ class _Builder:
         elif op is c.ASSERT and av[0] < 0:
             self.before.append("".join(self.sequence(list(av[1]))))
         # AT, ASSERT_NOT and lookaheads: nothing to build; the final search decides
+
+    def branch(self, alternatives: list[Any]) -> Any:
+        """A random branch, or for a covering walk one of those taken least so far."""
+        if self.taken is None:
+            return self.rng.choice(alternatives)
+        counts = self.taken.setdefault(id(alternatives), [0] * len(alternatives))
+        least = min(counts)
+        index = self.rng.choice([i for i, n in enumerate(counts) if n == least])
+        counts[index] += 1
+        return alternatives[index]
 
     def cased(self, ch: str) -> str:
         return ch.upper() if self.ignore_case and self.rng.random() < 0.5 else ch

@@ -42,6 +42,15 @@ def test_generation_is_reproducible_and_walks_every_branch() -> None:
     assert {text.split("-")[0] for text in texts} == {"alpha", "beta", "gamma"}
 
 
+def test_covering_walks_take_every_branch_of_nested_alternations() -> None:
+    """72 texts in all (12 outer branches, each with 6 inner ones), and 72 asked for: random walks
+    alone would need about 350 to meet every one (coupon collector), more than the 288 allowed."""
+    inner = "(?:aa|bb|cc|dd|ee|ff)"
+    pattern = "|".join(f"{outer}{inner}" for outer in "ghijklmnopqr")
+    for seed in ("one", "two", "three"):
+        assert len(sample_matches(pattern, 72, seed)) == 72
+
+
 def test_a_class_is_filled_with_odd_characters_too() -> None:
     """Negated classes and `\\s` take controls, invisible and non-ASCII characters, where prefilters
     written with only a space or ASCII in mind go wrong."""
