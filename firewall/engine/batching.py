@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import functools
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from itertools import accumulate, repeat
-from operator import contains
+from itertools import accumulate, compress, pairwise, repeat
+from operator import contains, itemgetter, ne
 
 from .compiler import LITERAL_ID, RuleSet
 from .decoded import DecodedTexts, acting_decoders, found_in
@@ -273,6 +273,9 @@ class _Joined(DecodedTexts):
 
 
 
+HIT_END = itemgetter(0)
+"""Where an automaton hit ends (its last character)."""
+
 SHORT_TEXT = 1024
 """A text up to this long has its forms' literals taken together; a longer one, form by form."""
 
@@ -319,54 +322,45 @@ pass over every form would cost more than it saves."""
 def _joined_candidates_of_forms(
     rules: RuleSet, forms: list[Form], found: list[set[int]], separator: str
 ) -> list[set[int]]:
-    """`candidates_of_forms` for several texts. Where hits are dense, the signatures each form holds
-    taken whole, among those the form is for, bound what any one text can hold: only hits of anchors
-    owned by one of them are mapped back to their text. (A text's anchors may come from several
-    forms; the bound leaves out a signature whose literals no single form of its own holds.)
-    Texts with the same anchors share their evaluation, and need no look at their text when the
-    anchors establish their signatures (`RuleSet.split`): a flood of `<0042` costs a lookup per
-    text."""
+    """`candidates_of_forms` for several texts. The forms mostly repeat one another text by text
+    (eight chains leave most of 19,000 `%%0042` as they are): every text of the first form, and each
+    later form's texts where they differ from it, are scanned once, joined by a character no anchor
+    holds, and each hit is mapped back to its text. Where hits are dense, the signatures each form
+    holds taken whole, among those the form is for, bound what any one text can hold (`_bound`):
+    only hits of anchors owned by one of them are mapped. Texts with the same anchors share their
+    evaluation, and need no look at their text when the anchors establish their signatures
+    (`RuleSet.split`): a flood of `<0042` costs a lookup per text."""
     owners = rules.anchor_owners
-    scans: list[list[tuple[int, int]]] = []
-    found_anywhere: set[int] = set()
-    for low, _members in forms:
-        scanned = low if separator == rules.unseen else low.replace(separator, rules.unseen)
-        hits = list(rules.automaton.iter(scanned))
-        found_anywhere.update(map(LITERAL_ID, hits))
-        scans.append(hits)
+    every_form = [low.split(separator) for low, _members in forms]
+    entries, numbers, firsts = _variants(every_form)
+    scanned = rules.unseen.join(entries)
+    hits = list(rules.automaton.iter(scanned))
+    found_anywhere = set(map(LITERAL_ID, hits))
     bound: set[int] | frozenset[int]
-    if sum(map(len, scans)) * SPARSE_HITS < sum(len(low) for low, _members in forms):
+    universal: set[int] = set()
+    if len(hits) * SPARSE_HITS < len(scanned):
         bound = rules.every  # sparse hits: mapping them costs less than bounding them
         live = found_anywhere
     else:
-        bound = set()
-        for (low, members), hits in zip(forms, scans, strict=True):
-            if hits:
-                bound |= rules.satisfied(set(map(LITERAL_ID, hits)), low) & members
+        bound = _bound(rules, forms, hits, firsts, entries)
         if not bound:
             return found
         live = {literal_id for literal_id in found_anywhere if not owners[literal_id].isdisjoint(bound)}
-    bounds: list[list[int]] = []
+        universal = _in_every_text(rules, every_form, hits, live)
     merged: dict[int, set[int]] = {}
-    everywhere: set[int] = set()
-    for (low, _members), hits in zip(forms, scans, strict=True):
-        texts = low.split(separator)
-        bounds.append(_starts(texts))
-        universal = set() if bound is rules.every else _in_every_text(rules, texts, hits, live)
-        _live_hits_by_text(hits, live - universal if universal else live, bounds[-1], merged)
-        everywhere |= universal
-    if everywhere:
+    _live_hits_by_text(hits, live - universal if universal else live, _starts(entries), numbers, merged)
+    if universal:
         for number in range(len(found)):
             ids = merged.get(number)
             if ids is None:
-                merged[number] = set(everywhere)
+                merged[number] = set(universal)
             else:
-                ids |= everywhere
+                ids |= universal
     by_anchors: dict[frozenset[int], tuple[set[int], set[int]]] = {}
-    lengths = bounds[0]
+    first = every_form[0]
     for number, ids in merged.items():
-        if lengths[number + 1] - lengths[number] > SHORT_TEXT:
-            own = [(_text(low, starts, number), members) for (low, members), starts in zip(forms, bounds, strict=True)]
+        if len(first[number]) >= SHORT_TEXT:
+            own = [(texts[number], members) for texts, (_low, members) in zip(every_form, forms, strict=True)]
             found[number] |= _one_text_candidates(rules, own)
             continue
         key = frozenset(ids)
@@ -376,8 +370,56 @@ def _joined_candidates_of_forms(
             split = by_anchors[key] = (sure & bound, unsure & bound)
         found[number] |= split[0]
         if split[1]:
-            found[number] |= rules.held(split[1], _in_every_form(forms, bounds, number))
+            found[number] |= rules.held(split[1], _in_every_form(every_form, number))
     return found
+
+
+def _variants(every_form: list[list[str]]) -> tuple[list[str], list[int], list[int]]:
+    """Every text of the first form, then each text of a later form that differs from the first
+    form's (compared in C, text by text); the number of the text each one is a form of; and where
+    each form's entries begin, and past the last the number of entries."""
+    first = every_form[0]
+    everyone = range(len(first))
+    entries = list(first)
+    numbers = list(everyone)
+    firsts = [0]
+    for texts in every_form[1:]:
+        firsts.append(len(entries))
+        changed = list(compress(everyone, map(ne, texts, first)))
+        entries += texts if len(changed) == len(first) else map(texts.__getitem__, changed)
+        numbers += changed
+    firsts.append(len(entries))
+    return entries, numbers, firsts
+
+
+def _bound(
+    rules: RuleSet, forms: list[Form], hits: list[tuple[int, int]], firsts: list[int], entries: list[str]
+) -> set[int]:
+    """The signatures some form holds, taken whole, among those it is for: what any one text can
+    hold. A form's anchors are the hits in its own entries (`firsts`: `_variants`); a later form that
+    changed only some texts holds the first form's too (a superset: those of its changed texts
+    included)."""
+    count = firsts[1]
+    limits = [0]  # where each form's entries begin in the scanned text, then its length plus one
+    for begin, end in pairwise(firsts):
+        limits.append(limits[-1] + sum(map(len, entries[begin:end])) + end - begin)
+    first_ids: set[int] | None = None
+    bound: set[int] = set()
+    for number, (low, members) in enumerate(forms):
+        begin, end = firsts[number], firsts[number + 1]
+        ids = set(map(LITERAL_ID, hits[_hits_before(hits, limits[number]) : _hits_before(hits, limits[number + 1])]))
+        if number and end - begin < count:
+            if first_ids is None:
+                first_ids = set(map(LITERAL_ID, hits[: _hits_before(hits, limits[1])]))
+            ids |= first_ids
+        if ids:
+            bound |= rules.satisfied(ids, low) & members
+    return bound
+
+
+def _hits_before(hits: list[tuple[int, int]], position: int) -> int:
+    """How many of `hits` (ordered by end) end before `position`."""
+    return bisect_left(hits, position, key=HIT_END)
 
 
 def _starts(texts: list[str]) -> list[int]:
@@ -386,38 +428,36 @@ def _starts(texts: list[str]) -> list[int]:
     return list(accumulate(map((1).__add__, map(len, texts)), initial=0))
 
 
-def _in_every_form(forms: list[Form], bounds: list[list[int]], number: int) -> str:
+def _in_every_form(every_form: list[list[str]], number: int) -> str:
     """Text `number` as each form has it, the distinct ones joined by newlines."""
-    if len(forms) == 1:
-        return _text(forms[0][0], bounds[0], number)
-    return "\n".join(dict.fromkeys(_text(low, starts, number) for (low, _m), starts in zip(forms, bounds, strict=True)))
+    if len(every_form) == 1:
+        return every_form[0][number]
+    return "\n".join(dict.fromkeys(texts[number] for texts in every_form))
 
 
-def _text(low: str, starts: list[int], number: int) -> str:
-    """Text `number` of a joined text whose texts start at `starts`."""
-    return low[starts[number] : starts[number + 1] - 1]
-
-
-def _in_every_text(rules: RuleSet, texts: list[str], hits: list[tuple[int, int]], live: set[int]) -> set[int]:
-    """The `live` anchors found in each of a form's `texts`: a flood holds the same anchor in every
+def _in_every_text(
+    rules: RuleSet, every_form: list[list[str]], hits: list[tuple[int, int]], live: set[int]
+) -> set[int]:
+    """The `live` anchors found in each text of some form: a flood holds the same anchor in every
     text, and its hundreds of thousands of hits need no mapping one by one."""
+    count = len(every_form[0])
     return {
         literal_id
         for literal_id, hit_count in Counter(map(LITERAL_ID, hits)).items()
-        if hit_count >= len(texts)
+        if hit_count >= count
         and literal_id in live
-        and all(map(contains, texts, repeat(rules.anchor_literals[literal_id])))
+        and any(all(map(contains, texts, repeat(rules.anchor_literals[literal_id]))) for texts in every_form)
     }
 
 
 def _live_hits_by_text(
-    hits: list[tuple[int, int]], live: set[int], starts: list[int], found: dict[int, set[int]]
+    hits: list[tuple[int, int]], live: set[int], starts: list[int], numbers: list[int], found: dict[int, set[int]]
 ) -> None:
     """Adds the `live` anchor ids among `hits` (scanned with separators no anchor holds) to `found`,
-    per text."""
+    per text: the hit's entry, at `starts`, is a form of text `numbers[entry]`."""
     for end, literal_id in hits:
         if literal_id in live:
-            number = bisect_right(starts, end) - 1
+            number = numbers[bisect_right(starts, end) - 1]
             ids = found.get(number)
             if ids is None:
                 found[number] = {literal_id}

@@ -636,6 +636,34 @@ def test_an_anchor_in_every_text_of_a_dense_group_is_given_to_each(
     assert sum(1 for found in group.candidates if found) == holding
 
 
+@pytest.mark.parametrize("sparse_hits", [0, 10**9])  # hits mapped straight away; hits bounded first
+@pytest.mark.parametrize(
+    "texts",
+    [
+        # Percent-decoding changes `%%3c...` and `%%0a` texts but leaves `%%zz` as it is: later forms
+        # differ from the first in a few texts only.
+        [f"%%zz{i}" for i in range(300)] + ["%%3cscript%3ealert(1)", "x%%27 or 1=1--", "%%0a"],
+        # Escapes: `\\N` decodes in every text, `\\x3c` into an anchor in one.
+        [f"..\\\\{i}" for i in range(300)] + ["\\x3cscript\\x3e", "\\u0027 or 1=1--"],
+    ],
+)
+def test_texts_a_later_form_leaves_as_they_were_are_scanned_once(
+    bundled_signatures: tuple[Signature, ...], texts: list[str], sparse_hits: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group's later forms are scanned only where they differ from the first, text by text: an
+    anchor that only decoding reveals, in one text of hundreds, still reaches that text, and no
+    text gets a candidate it would not get alone."""
+    from firewall.engine import batching
+    from firewall.engine.decoded import acting_decoders
+
+    monkeypatch.setattr(batching, "SPARSE_HITS", sparse_hits)
+    rules = compile_signatures(bundled_signatures, paranoia=4)
+    acting = acting_decoders(texts[0])
+    assert all(acting_decoders(text) == acting for text in texts)
+    group = _joined_like_each_text(rules, texts, acting)
+    assert group.candidates[-2] - rules.always and group.candidates[-1] - rules.always
+
+
 def test_decoders_woken_by_decoding_join_the_group(bundled_signatures: tuple[Signature, ...]) -> None:
     """`%26lt%3B` decodes into an HTML reference: the group is decoded with the HTML decoder too,
     still joined, and each text keeps the candidates it needs."""
