@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,15 +59,21 @@ def _loads(text: str) -> Any:
     return _DECODER.decode(text)
 
 
+_JSON_OPENING = re.compile(r'\{[ \t\n\r]*["}]|\[[ \t\n\r]*[-\[\]{"0-9tfnNI]')
+"""How a JSON object or array can begin: `{` then a key or `}`, `[` then a value or `]` (`NaN` and
+`Infinity` included, as `json` reads them). Text that opens otherwise (19,000 fields of `{{7*7}}`)
+is not handed to the parser, whose error for each costs more than the rest of the field's walk."""
+
+
 def parse_json_text(text: str) -> tuple[Any, str | None]:
     """Parse `text` if it looks like a JSON object or array: returns (value or None, problem or None).
 
-    Only text whose first non-blank character is `{` or `[` is tried, and text that is not valid JSON
-    is simply not JSON (no problem). JSON too deep for the parser is a problem: the caller still has the
+    Only text that opens as an object or array does (`_JSON_OPENING`) is tried, and text that is not
+    valid JSON is simply not JSON (no problem). JSON too deep for the parser is a problem: the caller still has the
     raw text as a field.
     """
     stripped = text.lstrip()
-    if not stripped or stripped[0] not in "{[":
+    if not _JSON_OPENING.match(stripped):
         return None, None
     try:
         value = _loads(stripped)

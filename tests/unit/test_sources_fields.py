@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
+from firewall.sources import fields
 from firewall.sources.base import Field
 from firewall.sources.fields import (
     Collector,
@@ -169,6 +172,28 @@ def test_parse_json_text_only_tries_objects_and_arrays() -> None:
     assert parse_json_text("42") == (None, None)
     assert parse_json_text('"x"') == (None, None)
     assert parse_json_text("  [1]")[0] == [0]  # numbers are placeholders: they are never fields
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"a": "b"}', "{ }", '{\n\t"a": 1}', "[]", "[ ]", '["x"]', "[-1]", "[0.5]", "[true]", "[false]",
+     "[null]", "[NaN]", "[Infinity]", "[[1]]", '[{"a": 1}]', " \n [1]"],
+)
+def test_every_way_json_can_open_is_parsed(text: str) -> None:
+    assert parse_json_text(text)[0] == fields._loads(text.lstrip())
+
+
+@pytest.mark.parametrize("text", ["{{7*7}}", "{x}", "{'a': 1}", "[x]", "[ a]", "{ 1: 2}", "[)", "{"])
+def test_text_that_cannot_open_json_is_not_handed_to_the_parser(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """19,000 fields of `{{7*7}}` would each cost a parser error."""
+
+    def refuse(_text: str) -> None:
+        raise AssertionError("the parser was called")
+
+    monkeypatch.setattr(fields, "_loads", refuse)
+    assert parse_json_text(text) == (None, None)
 
 
 def test_decode_base64_is_strict() -> None:
