@@ -116,11 +116,14 @@ class JoinedGroup:
 
 def group_candidates(rules: RuleSet, texts: list[str], acting: frozenset[str]) -> JoinedGroup | None:
     """The group decoded joined (its texts all have `acting` as acting decoders); None when it must
-    be examined text by text."""
+    be examined text by text. A large group first learns on its first texts which separators fail
+    (`_probe`)."""
     if len(texts) < MIN_GROUP:
         return None
-    avoided: set[str] = set()
-    if acting <= BY_NEWLINE.local:
+    newline, avoided = True, set[str]()
+    if len(texts) >= PROBED_GROUP:
+        newline, avoided = _probe(rules, texts[:PROBE_TEXTS], acting)
+    if newline and acting <= BY_NEWLINE.local:
         found = _joined_candidates(rules, texts, acting, BY_NEWLINE)
         if isinstance(found, JoinedGroup):
             return found
@@ -141,11 +144,58 @@ def group_candidates(rules: RuleSet, texts: list[str], acting: frozenset[str]) -
     return None
 
 
+PROBED_GROUP = 2_000
+"""Groups of this many texts or more try their separators on a sample first."""
+PROBE_TEXTS = 400
+"""The sample: the group's first texts (a flood's texts differ in a counter: the first of them
+already hold what its decodings yield; texts taken at even steps through it did worse)."""
+
+
+def _probe(rules: RuleSet, sample: list[str], acting: frozenset[str]) -> tuple[bool, set[str]]:
+    """Whether the newline joins `sample`, and if not, the characters its decodings yielded with the
+    newline and the control separators that failed on it. A separator that fails costs a decoding
+    of the whole group (`\\1` to `\\37` yield every control character, `%%301` yields U+0001 in a
+    second round): on 19,000 texts, 20-50 ms each. The whole group still checks the separator it
+    takes, and tries the next one when a text beyond the sample needs it."""
+    avoided: set[str] = set()
+    if acting <= BY_NEWLINE.local:
+        settled = _decoded_joined(rules, sample, acting, BY_NEWLINE)
+        if isinstance(settled, tuple):
+            return True, avoided
+        if isinstance(settled, frozenset):
+            avoided |= settled
+    if acting <= BY_CONTROL.local:
+        whole = "".join(sample)
+        avoided |= {separator for separator in CONTROL_SEPARATORS if separator in whole}
+        for _ in range(MAX_SEPARATORS_TRIED):
+            separator = next((ch for ch in CONTROL_SEPARATORS if ch not in avoided), None)
+            if separator is None:
+                break
+            settled = _decoded_joined(rules, sample, acting, Joining(separator, BY_CONTROL.local))
+            if not isinstance(settled, frozenset):
+                break
+            avoided |= settled
+    return False, avoided
+
+
 def _joined_candidates(
     rules: RuleSet, texts: list[str], acting: frozenset[str], joining: Joining
 ) -> JoinedGroup | frozenset[str] | None:
-    """The group decoded joined by `joining`; when a decoding yielded its separator, the characters
-    that decoding produced (another separator may do); None when the group cannot be joined."""
+    """The group decoded joined by `joining` and its texts' candidates; when a decoding yielded its
+    separator, the characters that decoding produced (another separator may do); None when the
+    group cannot be joined."""
+    settled = _decoded_joined(rules, texts, acting, joining)
+    if not isinstance(settled, tuple):
+        return settled
+    decoded, forms, reduced_to = settled
+    return JoinedGroup(decoded, candidates_of_forms(rules, forms, len(texts), joining.separator), reduced_to)
+
+
+def _decoded_joined(
+    rules: RuleSet, texts: list[str], acting: frozenset[str], joining: Joining
+) -> tuple[_Joined, list[Form], frozenset[str]] | frozenset[str] | None:
+    """`texts` joined by `joining`, and the forms their chains settle on (`settle`); or what
+    `_joined_candidates` returns when that fails."""
     joined = joining.separator.join(texts)
     if joined.count(joining.separator) != len(texts) - 1:
         return None  # a text holds the separator
@@ -156,8 +206,7 @@ def _joined_candidates(
         return None if split.produced is None else frozenset(split.produced)
     if settled is None:
         return None
-    forms, reduced_to = settled
-    return JoinedGroup(decoded, candidates_of_forms(rules, forms, len(texts), joining.separator), reduced_to)
+    return decoded, *settled
 
 
 MAX_WIDENINGS = 3

@@ -8,6 +8,7 @@ import string
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -662,6 +663,31 @@ def test_texts_a_later_form_leaves_as_they_were_are_scanned_once(
     assert all(acting_decoders(text) == acting for text in texts)
     group = _joined_like_each_text(rules, texts, acting)
     assert group.candidates[-2] - rules.always and group.candidates[-1] - rules.always
+
+
+@pytest.mark.parametrize("form", ["\\\\{}", "%%{}"])
+def test_a_large_group_learns_on_its_first_texts_which_separators_fail(
+    bundled_signatures: tuple[Signature, ...], form: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`\\\\N` decodes to every control character and `%%301` to U+0001: the first texts show it,
+    so the whole group is decoded once, with a separator that holds, and stays sound."""
+    from firewall.engine import batching
+    from firewall.engine.decoded import acting_decoders
+
+    rules = compile_signatures(bundled_signatures, paranoia=4)
+    texts = [form.format(i) for i in range(batching.PROBED_GROUP)]
+    acting = acting_decoders(texts[0])
+    assert all(acting_decoders(text) == acting for text in texts)
+    tried: list[str] = []
+    whole = batching._joined_candidates
+
+    def spy(rules: RuleSet, texts: list[str], acting: frozenset[str], joining: Any) -> Any:
+        tried.append(joining.separator)
+        return whole(rules, texts, acting, joining)
+
+    monkeypatch.setattr(batching, "_joined_candidates", spy)
+    group = _joined_like_each_text(rules, texts, acting)
+    assert tried == [group.decoded.joining.separator]
 
 
 def test_decoders_woken_by_decoding_join_the_group(bundled_signatures: tuple[Signature, ...]) -> None:
