@@ -406,6 +406,7 @@ def _joined_candidates_of_forms(
             else:
                 ids |= universal
     by_anchors: dict[frozenset[int], tuple[set[int], set[int]]] = {}
+    shared: dict[frozenset[int], int] = {}
     first = every_form[0]
     for number, ids in merged.items():
         if len(first[number]) >= SHORT_TEXT:
@@ -417,10 +418,38 @@ def _joined_candidates_of_forms(
         if split is None:
             sure, unsure = rules.split(key)
             split = by_anchors[key] = (sure & bound, unsure & bound)
+        elif split[1]:
+            sharing = shared[key] = shared.get(key, 1) + 1
+            if sharing == SHARED_BY:  # a flood's texts: look once for literals every text holds
+                held = _held_by_every_text(rules, split[1], every_form)
+                split = by_anchors[key] = (split[0] | held, split[1] - held)
         found[number] |= split[0]
         if split[1]:
             found[number] |= rules.held(split[1], _in_every_form(every_form, number))
     return found
+
+
+SHARED_BY = 32
+"""Texts sharing their anchors (and signatures left to confirm) from which those signatures are
+first looked for in every text at once (`_held_by_every_text`): few benign texts share so much."""
+
+
+def _held_by_every_text(rules: RuleSet, indices: set[int], every_form: list[list[str]]) -> set[int]:
+    """The signatures among `indices` each of whose literal groups has a literal that every text of
+    some form holds: every text then holds it too (as its forms have it), and need not be looked at.
+    A flood of `..%2f0042` holds `../` in every text of its decoded form; without this each of its
+    19,000 texts is searched for it. A literal missing from a text stops its test there, so most
+    literals cost a test or two."""
+    held: set[int] = set()
+    for index in indices:
+        groups = rules.signatures[index].literals or ()
+        if all(any(_in_all(texts, literal) for literal in group for texts in every_form) for group in groups):
+            held.add(index)
+    return held
+
+
+def _in_all(texts: list[str], literal: str) -> bool:
+    return all(map(contains, texts, repeat(literal)))
 
 
 def _variants(every_form: list[list[str]]) -> tuple[list[str], list[int], list[int]]:

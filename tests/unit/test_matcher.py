@@ -690,6 +690,42 @@ def test_a_large_group_learns_on_its_first_texts_which_separators_fail(
     assert tried == [group.decoded.joining.separator]
 
 
+@pytest.mark.parametrize(
+    ("texts", "looked_at_most"),
+    [
+        ([f"..%2f..%2f{i}" for i in range(300)], 40),  # `../` in every text of the decoded form
+        # `union` and `select` in half the texts: those are looked at one by one.
+        ([f"..%2f{i}" if i % 2 else f"..%2f{i} union select" for i in range(300)], 190),
+    ],
+)
+def test_literals_every_text_holds_are_not_looked_for_text_by_text(
+    bundled_signatures: tuple[Signature, ...], texts: list[str], looked_at_most: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A signature whose every literal group has a literal in every text of some form is held by
+    each text at once; a literal only some texts hold is still looked for in each, and every text
+    keeps exactly what it needs."""
+    from firewall.engine import batching
+
+    monkeypatch.setattr(batching, "SPARSE_HITS", 10**9)  # the dense path, where texts share anchors
+    rules = compile_signatures(bundled_signatures, paranoia=4)
+    looked_at: list[str] = []
+    held = RuleSet.held
+
+    def spy(self: RuleSet, indices: set[int], lowered: str) -> set[int]:
+        looked_at.append(lowered)
+        return held(self, indices, lowered)
+
+    acting = frozenset({"url_decode"})
+    with monkeypatch.context() as patched:
+        patched.setattr(RuleSet, "held", spy)
+        group = batching.group_candidates(rules, texts, acting)
+    assert group is not None
+    assert len(looked_at) <= looked_at_most  # not every text by itself
+    for text, found in zip(texts, group.candidates, strict=True):
+        _assert_sound_candidates(rules, text, found, _alone(rules, text, acting))
+    assert any(found - rules.always for found in group.candidates)
+
+
 def test_decoders_woken_by_decoding_join_the_group(bundled_signatures: tuple[Signature, ...]) -> None:
     """`%26lt%3B` decodes into an HTML reference: the group is decoded with the HTML decoder too,
     still joined, and each text keeps the candidates it needs."""
