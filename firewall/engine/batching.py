@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import accumulate, compress, pairwise, repeat
 from operator import contains, itemgetter, ne
+from typing import TypeVar
 
 from .compiler import LITERAL_ID, RuleSet
 from .decoded import DecodedTexts, acting_decoders, found_in
@@ -131,17 +132,31 @@ def group_candidates(rules: RuleSet, texts: list[str], acting: frozenset[str]) -
             avoided |= found
     if not acting <= BY_CONTROL.local:
         return None
+    found = _by_control(texts, avoided, lambda joining: _joined_candidates(rules, texts, acting, joining))
+    return None if isinstance(found, frozenset) else found
+
+
+_Attempt = TypeVar("_Attempt")
+
+
+def _by_control(
+    texts: list[str], avoided: set[str], attempt: Callable[[Joining], _Attempt | frozenset[str]]
+) -> _Attempt | frozenset[str]:
+    """`attempt` with control separators in turn, each avoiding what `texts` hold and what earlier
+    attempts' decodings yielded (added to `avoided`), until one gives something other than the
+    characters a decoding yielded; the last of those when none did (or none was left to try)."""
     whole = "".join(texts)
     avoided |= {separator for separator in CONTROL_SEPARATORS if separator in whole}
+    found: _Attempt | frozenset[str] = frozenset()
     for _ in range(MAX_SEPARATORS_TRIED):
         separator = next((ch for ch in CONTROL_SEPARATORS if ch not in avoided), None)
         if separator is None:
-            return None
-        found = _joined_candidates(rules, texts, acting, Joining(separator, BY_CONTROL.local))
+            break
+        found = attempt(Joining(separator, BY_CONTROL.local))
         if not isinstance(found, frozenset):
-            return found
+            break
         avoided |= found
-    return None
+    return found
 
 
 PROBED_GROUP = 2_000
@@ -165,16 +180,7 @@ def _probe(rules: RuleSet, sample: list[str], acting: frozenset[str]) -> tuple[b
         if isinstance(settled, frozenset):
             avoided |= settled
     if acting <= BY_CONTROL.local:
-        whole = "".join(sample)
-        avoided |= {separator for separator in CONTROL_SEPARATORS if separator in whole}
-        for _ in range(MAX_SEPARATORS_TRIED):
-            separator = next((ch for ch in CONTROL_SEPARATORS if ch not in avoided), None)
-            if separator is None:
-                break
-            settled = _decoded_joined(rules, sample, acting, Joining(separator, BY_CONTROL.local))
-            if not isinstance(settled, frozenset):
-                break
-            avoided |= settled
+        _by_control(sample, avoided, lambda joining: _decoded_joined(rules, sample, acting, joining))
     return False, avoided
 
 
@@ -321,7 +327,6 @@ class _Joined(DecodedTexts):
         return names
 
 
-
 HIT_END = itemgetter(0)
 """Where an automaton hit ends (its last character)."""
 
@@ -443,13 +448,14 @@ def _held_by_every_text(rules: RuleSet, indices: set[int], every_form: list[list
     held: set[int] = set()
     for index in indices:
         groups = rules.signatures[index].literals or ()
-        if all(any(_in_all(texts, literal) for literal in group for texts in every_form) for group in groups):
+        if all(any(_in_every_text_of_a_form(every_form, literal) for literal in group) for group in groups):
             held.add(index)
     return held
 
 
-def _in_all(texts: list[str], literal: str) -> bool:
-    return all(map(contains, texts, repeat(literal)))
+def _in_every_text_of_a_form(every_form: list[list[str]], literal: str) -> bool:
+    """Whether every text of some form holds `literal` (a text without it stops that form's test)."""
+    return any(all(map(contains, texts, repeat(literal))) for texts in every_form)
 
 
 def _variants(every_form: list[list[str]]) -> tuple[list[str], list[int], list[int]]:
@@ -529,7 +535,7 @@ def _in_every_text(
         for literal_id, hit_count in Counter(map(LITERAL_ID, hits)).items()
         if hit_count >= count
         and literal_id in live
-        and any(all(map(contains, texts, repeat(rules.anchor_literals[literal_id]))) for texts in every_form)
+        and _in_every_text_of_a_form(every_form, rules.anchor_literals[literal_id])
     }
 
 
