@@ -773,6 +773,19 @@ def test_fields_of_a_group_searched_as_a_slice_give_what_they_give_one_by_one(
     assert {h.path for h in sliced.hits} == {f"items[{i}]" for i in attacks[:MAX_PATHS_PER_SIGNATURE]}
 
 
+def test_a_repeated_attack_inside_a_long_run_of_a_group_is_searched_as_itself(
+    bundled_signatures: tuple[Signature, ...],
+) -> None:
+    """A text repeated thousands of fields later belongs to the group at its first place: the run
+    of the group's texts breaks there, and that field is searched as its own text, not as the
+    group's next one. (Every `%25` text is a candidate of FW-LFI-003, so its fields form runs.)"""
+    rules = compile_signatures(bundled_signatures, paranoia=1)
+    texts = [f"50%25 off {i:05d}" for i in range(5_000)]
+    texts[10] = texts[2_000] = "..%252f..%252f..%252fetc%252fpasswd"
+    hits = inspect_fields(rules, [(f"items[{i}]", text) for i, text in enumerate(texts)]).hits
+    assert {h.path for h in hits if h.signature.signature.id == "FW-LFI-003"} == {"items[10]", "items[2000]"}
+
+
 @pytest.mark.parametrize(
     ("form", "attack"),
     [
