@@ -123,7 +123,7 @@ def parse_event(event: Any, *, include_old_image: bool = False, limits: Limits =
     """
     if not isinstance(event, dict):
         raise _fail(f"the event is a {type(event).__name__}, not an object")
-    if s3.is_test_event(event):
+    if "Records" not in event and s3.is_test_event(event):
         return Batch(source=s3.SOURCE, records=[], event=event, test_event=True)
     if "Records" in event:
         source = _batch_source(event["Records"])

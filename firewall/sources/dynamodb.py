@@ -43,19 +43,27 @@ def _binary(collector: Collector, encoded: Any) -> Any:
 
 
 def _scalar(collector: Collector, tag: str, value: Any) -> Any:
-    """Deserialise a value whose type holds no nested attribute values."""
+    """Deserialise a value whose type holds no nested attribute values. A value of another shape
+    than its type allows is a problem, and is kept to be inspected: a `BOOL` holding a string
+    reaches a function that deserialises it as the string."""
     if tag == "N":
         return _number(value)
     if tag == "B":
         return _binary(collector, value)
-    if tag in ("SS", "NS", "BS") and isinstance(value, list):
-        return [_scalar(collector, tag[0], item) for item in value]
-    if tag in ("BOOL", "NULL"):
+    if tag in ("SS", "NS", "BS"):
+        if isinstance(value, list):
+            return [_scalar(collector, tag[0], item) for item in value]
+        collector.problem(f"DynamoDB {tag} value is a {type(value).__name__}, not a list")
+        return value
+    if (tag == "BOOL" and isinstance(value, bool)) or (tag == "NULL" and value is True):
         return None
+    if tag in ("BOOL", "NULL"):
+        expected = "a boolean" if tag == "BOOL" else "true"
+        collector.problem(f"DynamoDB {tag} value is a {type(value).__name__}, not {expected}")
     return value
 
 
-def _container(tag: str, value: Any, depth: int, stack: list[_Slot]) -> Any:
+def _container(collector: Collector, tag: str, value: Any, depth: int, stack: list[_Slot]) -> Any:
     """Make an empty map or list for `M`/`L` and queue its members to be filled in."""
     if tag == "M" and isinstance(value, dict):
         made: dict[str, Any] = dict.fromkeys(value)
@@ -65,6 +73,7 @@ def _container(tag: str, value: Any, depth: int, stack: list[_Slot]) -> Any:
         items: list[Any] = [None] * len(value)
         stack.extend((typed, items, index, depth + 1) for index, typed in enumerate(value))
         return items
+    collector.problem(f"DynamoDB {tag} value is a {type(value).__name__}, not a {'map' if tag == 'M' else 'list'}")
     return value
 
 
@@ -77,7 +86,7 @@ def _one(collector: Collector, typed: Any, depth: int, stack: list[_Slot]) -> An
         if depth >= collector.limits.max_depth:
             collector.problem(f"DynamoDB value nested deeper than {collector.limits.max_depth} levels")
             return None
-        return _container(tag, value, depth, stack)
+        return _container(collector, tag, value, depth, stack)
     return _scalar(collector, str(tag), value)
 
 
@@ -105,6 +114,9 @@ def parse_record(
         image = member(stream, name)
         if isinstance(image, dict):
             collector.walk(f"dynamodb.{name}", deserialize_image(collector, image))
+        elif image is not None:
+            collector.problem(f"DynamoDB dynamodb.{name} is a {type(image).__name__}, not a map")
+            collector.walk(f"dynamodb.{name}", image)
     return Record(
         source=SOURCE,
         record_id=sequence or f"missing-id-{index}",

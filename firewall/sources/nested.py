@@ -1,7 +1,8 @@
 """Envelopes inside bodies: an S3 notification, an SNS envelope or an EventBridge event in a message.
 
 The generic flattening already exposes their text (`sqs.body.Message...`); unwrapping adds what a
-flat walk cannot: decoded S3 keys as `s3.key` and the objects the runtime must read.
+flat walk cannot: decoded S3 keys as `s3.key`, the decoded bytes of an SNS envelope's binary
+attributes, and the objects the runtime must read.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from firewall.sources import eventbridge, s3
-from firewall.sources.fields import Collector, as_str, member, parse_json_text
+from firewall.sources.fields import Collector, JsonObject, as_str, child_path, member, parse_json_text
 from firewall.sources.s3 import S3Object
 
 MAX_ENVELOPES = 4
@@ -21,8 +22,9 @@ def is_sns_envelope(value: Any) -> bool:
     return member(value, "Type") == "Notification" and isinstance(member(value, "Message"), str)
 
 
-def unwrap(collector: Collector, value: Any) -> list[S3Object]:
-    """Follow envelopes inside `value` (already parsed) and return the S3 objects they name."""
+def unwrap(collector: Collector, value: Any, path: str) -> list[S3Object]:
+    """Follow envelopes inside `value` (already parsed, found at `path`) and return the S3 objects
+    they name."""
     for _ in range(MAX_ENVELOPES):
         if s3.is_notification(value):
             return s3.add_notification(collector, value)
@@ -30,5 +32,17 @@ def unwrap(collector: Collector, value: Any) -> list[S3Object]:
             return eventbridge.add_s3_object(collector, value)
         if not is_sns_envelope(value):
             return []
+        add_binary_attributes(collector, f"{path}.MessageAttributes", member(value, "MessageAttributes"))
+        path = f"{path}.Message"
         value, _problem = parse_json_text(as_str(member(value, "Message")) or "")
     return []
+
+
+def add_binary_attributes(collector: Collector, prefix: str, attributes: Any) -> None:
+    """The decoded bytes of an SNS envelope's `Binary` attributes, at `<prefix>.NAME` (as a direct
+    SNS record has them): the flat walk sees only their base64 text, which hides an attack."""
+    if not isinstance(attributes, dict | JsonObject):
+        return
+    for name, attribute in attributes.items() if isinstance(attributes, dict) else attributes:
+        if member(attribute, "Type") == "Binary":
+            collector.add_base64(child_path(prefix, str(name), collector.limits), member(attribute, "Value"))

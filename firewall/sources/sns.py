@@ -20,7 +20,12 @@ EVENT_SOURCE = "aws:sns"
 
 
 def add_attribute(collector: Collector, path: str, attribute: Any) -> None:
-    """One SNS message attribute: `Binary` values are base64, the others text (String.Array is JSON)."""
+    """One SNS message attribute: `Binary` values are base64, the others text (String.Array is JSON).
+    An attribute of another shape than SNS sends is a problem, and its text is still inspected."""
+    if not isinstance(attribute, dict):
+        collector.problem(f"SNS message attribute {path} is not an object")
+        collector.walk(path, attribute)
+        return
     value = as_str(member(attribute, "Value"))
     if value is None:
         return
@@ -55,7 +60,7 @@ def parse_record(raw: dict[str, Any], index: int, limits: Limits = DEFAULT_LIMIT
     if message is None:
         collector.problem("SNS record without Sns.Message")
     else:
-        objects = nested.unwrap(collector, collector.walk_text("sns.message", message))
+        objects = nested.unwrap(collector, collector.walk_text("sns.message", message), "sns.message")
     add_attributes(collector, "sns.attributes", member(sns, "MessageAttributes"))
     return Record(
         source=SOURCE,

@@ -28,16 +28,27 @@ def _attribute_member(attribute: Any, name: str) -> Any:
 
 
 def add_attribute(collector: Collector, path: str, attribute: Any) -> None:
-    """One message attribute: its string value, binary value and (unused by SQS today) list values."""
+    """One message attribute: its string value, binary value and (unused by SQS today) list values.
+    An attribute of another shape than SQS sends is a problem, not a reason to skip it or fail."""
+    if not isinstance(attribute, dict):
+        collector.problem(f"SQS message attribute {path} is not an object")
+        return
     string_value = as_str(_attribute_member(attribute, "stringValue"))
     if string_value is not None:
         collector.walk_text(path, string_value)
-    collector.add_base64( path, _attribute_member(attribute, "binaryValue"))
-    for index, item in enumerate(_attribute_member(attribute, "stringListValues") or []):
-        if isinstance(item, str):
-            collector.walk_text(f"{path}[{index}]", item)
-    for index, item in enumerate(_attribute_member(attribute, "binaryListValues") or []):
-        collector.add_base64( f"{path}[{index}]", item)
+    collector.add_base64(path, _attribute_member(attribute, "binaryValue"))
+    for name in ("stringListValues", "binaryListValues"):
+        values = _attribute_member(attribute, name)
+        if values is None:
+            continue
+        if not isinstance(values, list):
+            collector.problem(f"SQS message attribute {path}: {name} is not a list")
+            continue
+        for index, item in enumerate(values):
+            if name == "binaryListValues":
+                collector.add_base64(f"{path}[{index}]", item)
+            elif isinstance(item, str):
+                collector.walk_text(f"{path}[{index}]", item)
 
 
 def add_attributes(collector: Collector, attributes: Any) -> None:
@@ -70,7 +81,7 @@ def parse_record(raw: dict[str, Any], index: int, limits: Limits = DEFAULT_LIMIT
     if body is None:
         collector.problem("SQS record without a string body")
     else:
-        objects = nested.unwrap(collector, collector.walk_text("sqs.body", body))
+        objects = nested.unwrap(collector, collector.walk_text("sqs.body", body), "sqs.body")
     add_attributes(collector, raw.get("messageAttributes"))
     group_id = _add_system_attributes(collector, raw.get("attributes"))
     return Record(

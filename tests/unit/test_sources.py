@@ -179,6 +179,13 @@ def test_s3_test_event_has_no_records() -> None:
     assert to_event(batch, []) == event
 
 
+def test_an_event_with_records_is_not_taken_for_a_test_event() -> None:
+    """Only the records decide: an `Event: s3:TestEvent` member next to them does not discard them."""
+    event = {**load("s3_put_malicious.json"), "Event": "s3:TestEvent", "Service": "Amazon S3"}
+    batch = parse_event(event)
+    assert not batch.test_event and len(batch.records) == 1
+
+
 def test_s3_record_missing_object_is_a_problem_not_an_error() -> None:
     batch = parse_event({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {}}]})
     (record,) = batch.records
@@ -233,6 +240,22 @@ def test_sqs_attribute_spellings_and_bad_base64() -> None:
     assert len(record.problems) == 1 and "sqs.attributes.b" in record.problems[0]
 
 
+@pytest.mark.parametrize(
+    "attribute",
+    [{"stringListValues": 5}, {"binaryListValues": True}, {"StringListValues": "x"}, 5, "text"],
+)
+def test_sqs_attribute_of_another_shape_is_a_problem_not_a_crash(attribute: Any) -> None:
+    event = sqs_event({"messageId": "m", "body": "x", "messageAttributes": {"a": attribute}})
+    (record,) = parse_event(event).records
+    assert len(record.problems) == 1 and "sqs.attributes.a" in record.problems[0]
+
+
+def test_sqs_attribute_list_values_are_inspected() -> None:
+    attribute = {"stringListValues": [SQLI, 7], "binaryListValues": [b64(XSS)], "dataType": "String"}
+    (record,) = parse_event(sqs_event({"messageId": "m", "body": "x", "messageAttributes": {"a": attribute}})).records
+    assert values(record, "sqs.attributes.a[0]") == [SQLI, XSS] and record.problems == []
+
+
 def test_sqs_missing_fields_become_problems() -> None:
     batch = parse_event(sqs_event({"body": "hello"}, {"messageId": "m2"}, {"messageId": "m3", "body": 42}))
     first, second, third = batch.records
@@ -271,6 +294,34 @@ def test_sqs_wrapping_sns() -> None:
     assert values(evil, "sqs.body.MessageAttributes.channel.Value") == ["web"]
     assert values(clean, "sqs.body.Subject") == ["signup"]
     assert evil.s3_objects == []
+
+
+def test_sns_attribute_of_another_shape_is_inspected_and_a_problem() -> None:
+    event = load("sns.json")
+    event["Records"][0]["Sns"]["MessageAttributes"] = {"a": SQLI}
+    record = parse_event(event).records[0]
+    assert values(record, "sns.attributes.a") == [SQLI]
+    assert record.problems == ["SNS message attribute sns.attributes.a is not an object"]
+
+
+def test_binary_attributes_of_sns_envelopes_in_a_body_are_decoded() -> None:
+    """A direct SNS record has its binary attributes decoded; so has an envelope in an SQS body,
+    at each level, where the flat walk saw only base64 text."""
+    inner = {"Type": "Notification", "Message": "hi", "MessageAttributes": {"b": {"Type": "Binary", "Value": b64(XSS)}}}
+    outer = {
+        "Type": "Notification",
+        "Message": json.dumps(inner),
+        "MessageAttributes": {
+            "a": {"Type": "Binary", "Value": b64(SQLI)},
+            "s": {"Type": "String", "Value": "plain"},
+            "odd": "not an attribute",
+        },
+    }
+    (record,) = parse_event(sqs_event({"messageId": "m", "body": json.dumps(outer)})).records
+    assert values(record, "sqs.body.MessageAttributes.a") == [SQLI]
+    assert values(record, "sqs.body.Message.MessageAttributes.b") == [XSS]
+    assert values(record, "sqs.body.MessageAttributes.s") == []  # the flat walk has it, at .Value
+    assert values(record, "sqs.body.MessageAttributes.s.Value") == ["plain"]
 
 
 def test_sqs_wrapping_sns_wrapping_s3() -> None:
@@ -399,7 +450,38 @@ def test_dynamodb_bad_binary_and_odd_values() -> None:
     assert values(record, "dynamodb.NewImage.bs[0]") == [b"\xff\xfe"]
     assert values(record, "dynamodb.NewImage.l") == ["not-a-list"]
     assert values(record, "dynamodb.NewImage.json.x") == ["<script>"]
-    assert len(record.problems) == 2  # the two invalid base64 values
+    assert len(record.problems) == 3  # the two invalid base64 values and the list that is not one
+    assert sum("L value is a str, not a list" in problem for problem in record.problems) == 1
+
+
+@pytest.mark.parametrize(
+    ("typed", "problem"),
+    [
+        ({"BOOL": SQLI}, "BOOL value is a str, not a boolean"),
+        ({"NULL": SQLI}, "NULL value is a str, not true"),
+        ({"SS": SQLI}, "SS value is a str, not a list"),
+        ({"M": SQLI}, "M value is a str, not a map"),
+    ],
+)
+def test_dynamodb_value_of_the_wrong_shape_is_inspected_and_a_problem(typed: dict[str, Any], problem: str) -> None:
+    """boto3's deserialiser hands a `BOOL` holding a string to the function as that string: the
+    value is inspected as it is, and its shape makes the record a problem."""
+    (record,) = parse_event(ddb_event({"flag": typed})).records
+    assert values(record, "dynamodb.NewImage.flag") == [SQLI]
+    assert len(record.problems) == 1 and problem in record.problems[0]
+
+
+def test_dynamodb_booleans_and_nulls_of_the_right_shape_are_no_problem() -> None:
+    (record,) = parse_event(ddb_event({"a": {"BOOL": False}, "b": {"NULL": True}})).records
+    assert record.problems == [] and values(record, "dynamodb.NewImage.a") == []
+
+
+def test_dynamodb_image_that_is_not_a_map_is_inspected_and_a_problem() -> None:
+    event = ddb_event({})
+    event["Records"][0]["dynamodb"]["NewImage"] = [SQLI]
+    (record,) = parse_event(event).records
+    assert values(record, "dynamodb.NewImage[0]") == [SQLI]
+    assert record.problems == ["DynamoDB dynamodb.NewImage is a list, not a map"]
 
 
 def test_dynamodb_deep_nesting_and_missing_sequence() -> None:
