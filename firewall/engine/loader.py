@@ -7,7 +7,7 @@ clear way.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import yaml
 
 from .errors import SignatureError
 from .literals import fold
-from .model import PARANOIA_LEVELS, Severity, Signature
+from .model import PARANOIA_LEVELS, Severity, Signature, unreachable_target
 from .transforms import TRANSFORMS
 
 ID_FORMAT = regex.compile(r"FW-[A-Z0-9]+-\d{3,}")
@@ -75,6 +75,8 @@ def parse_text(text: str, name: str = "<string>", *, known_patterns: Container[s
     if not isinstance(document, dict) or not isinstance(node, yaml.MappingNode):
         raise SignatureError(name, 1, "expected a mapping with `family` and `signatures`")
     _check_keys(document, FILE_KEYS, ("family", "signatures"), name, 1, None)
+    if not isinstance(document.get("description", ""), str):
+        raise SignatureError(name, _line_of(node, "description"), "`description` must be a string")
     family = document["family"]
     if not isinstance(family, str) or not FAMILY_FORMAT.fullmatch(family):
         raise SignatureError(name, _line_of(node, "family"), "`family` must be a lower-case word")
@@ -109,17 +111,29 @@ def _compose_and_construct(text: str) -> tuple[yaml.Node | None, Any]:
 
 def _reject_duplicate_keys(root: yaml.Node | None, name: str) -> None:
     """PyYAML keeps the last of two equal keys; a signature file must not say two things at once."""
-    stack = [root] if root is not None else []
-    while stack:
-        node = stack.pop()
+    for node in distinct_nodes(root):
         if isinstance(node, yaml.MappingNode):
             seen: set[object] = set()
-            for key_node, value_node in node.value:
+            for key_node, _value_node in node.value:
                 if isinstance(key_node, yaml.ScalarNode):
                     if key_node.value in seen:
                         raise SignatureError(name, key_node.start_mark.line + 1, f"duplicate key {key_node.value!r}")
                     seen.add(key_node.value)
-                stack.append(value_node)
+
+
+def distinct_nodes(root: yaml.Node | None) -> Iterator[yaml.Node]:
+    """Every node under `root` once. An alias repeats a node where it is used: a walk that followed
+    each use would take hours on a 1 KB file of aliases of aliases."""
+    stack = [root] if root is not None else []
+    visited: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        yield node
+        if isinstance(node, yaml.MappingNode):
+            stack.extend(value_node for _key_node, value_node in node.value)
         elif isinstance(node, yaml.SequenceNode):
             stack.extend(node.value)
 
@@ -201,9 +215,13 @@ def _signature(entry: Any, node: yaml.Node, family: str, name: str, known_patter
         allowed = ", ".join(s.value for s in Severity)
         raise SignatureError(name, at("severity"), f"`severity` must be one of {allowed}", sig_id) from None
     paranoia = entry["paranoia"]
-    if isinstance(paranoia, bool) or paranoia not in PARANOIA_LEVELS:
+    if type(paranoia) is not int or paranoia not in PARANOIA_LEVELS:  # not True, not 1.0
         raise SignatureError(name, at("paranoia"), "`paranoia` must be 1, 2, 3 or 4", sig_id)
     targets = _strings(entry["targets"], "targets", name, at("targets"), sig_id)
+    for target in targets:
+        reason = unreachable_target(target)
+        if reason is not None:
+            raise SignatureError(name, at("targets"), reason, sig_id)
     transforms = _strings(entry["transforms"], "transforms", name, at("transforms"), sig_id, allow_empty=True)
     for transform in transforms:
         if transform not in TRANSFORMS:
@@ -217,6 +235,8 @@ def _signature(entry: Any, node: yaml.Node, family: str, name: str, known_patter
             regex.compile(pattern)
     except regex.error as exc:
         raise SignatureError(name, at("pattern"), f"pattern does not compile: {exc}", sig_id) from None
+    except RecursionError:
+        raise SignatureError(name, at("pattern"), "pattern does not compile: nested too deeply", sig_id) from None
     prefilter = _prefilter(entry.get("prefilter", []), name, at("prefilter"), sig_id)
     tags = _strings(entry.get("tags", []), "tags", name, at("tags"), sig_id, allow_empty=True)
     examples = entry["examples"]

@@ -26,6 +26,40 @@ MODES = ("enforce", "monitor")
 ON_ERROR_POLICIES = ("quarantine", "forward")
 PARANOIA_LEVELS = (1, 2, 3, 4)
 
+FIELD_ROOTS: dict[str, frozenset[str] | None] = {
+    "s3": frozenset({"bucket", "key", "object", "metadata", "tags"}),
+    "sqs": frozenset({"body", "attributes", "MessageGroupId", "MessageDeduplicationId"}),
+    "sns": frozenset({"subject", "message", "attributes"}),
+    "dynamodb": frozenset({"Keys", "NewImage", "OldImage"}),
+    "kinesis": frozenset({"data", "partitionKey"}),
+    "eventbridge": None,
+    "value": None,
+}
+"""The first segment of every field path (each event source's, and `value` for `inspect`), and the
+members that may follow it (None: any). A target outside them can match nothing."""
+
+_GLOB = frozenset("*?[")
+
+
+def unreachable_target(target: str) -> str | None:
+    """Why the target glob `target` can match no field path (a misspelt `Any` or `sqs.bdy` would
+    turn its signature off without a word), or None when it may match."""
+    if target == "any" or target[:1] in _GLOB:
+        return None
+    root, dot, rest = target.partition(".")
+    if not _GLOB.isdisjoint(root):
+        return None
+    if root not in FIELD_ROOTS:
+        hint = " (did you mean `any`?)" if target.lower() == "any" else ""
+        return f"target {target!r} matches no field: paths start with {', '.join(FIELD_ROOTS)} or a wildcard{hint}"
+    members = FIELD_ROOTS[root]
+    member = rest.split(".", 1)[0].split("[", 1)[0]
+    if members is None or (dot and (not member or not _GLOB.isdisjoint(rest.split(".", 1)[0]))):
+        return None
+    if member not in members:
+        return f"target {target!r} matches no field: after `{root}.` comes one of {', '.join(sorted(members))}"
+    return None
+
 
 @dataclass(frozen=True)
 class Signature:

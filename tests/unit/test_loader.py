@@ -218,7 +218,7 @@ def test_file_that_is_not_utf8_is_rejected(tmp_path: Path) -> None:
 # --- malformed text, case by case -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("paranoia", ["0", "5", "true", "'1'", "-1", "null"])
+@pytest.mark.parametrize("paranoia", ["0", "5", "true", "'1'", "-1", "null", "1.0", "2.0"])
 def test_paranoia_outside_1_to_4_is_rejected(paranoia: str) -> None:
     error = _reject(TEMPLATE.replace("paranoia: 1", f"paranoia: {paranoia}"))
     assert error.line == 6
@@ -283,6 +283,11 @@ def test_bad_examples_are_rejected(examples: str, reason: str) -> None:
     [
         ("targets: [any]", "targets: []", 7, "`targets` must not be empty"),
         ("targets: [any]", "targets: any", 7, "`targets` must be a list"),
+        ("targets: [any]", "targets: [Any]", 7, "did you mean `any`?"),
+        ("targets: [any]", "targets: [sqs.body, sqs.bdy]", 7, "after `sqs.` comes one of"),
+        ("targets: [any]", "targets: [s3.kye]", 7, "after `s3.` comes one of bucket, key"),
+        ("targets: [any]", "targets: [body.*]", 7, "paths start with s3, sqs"),
+        ("pattern: 'attack'", "pattern: '" + "(" * 1_000 + "a" + ")" * 1_000 + "'", 9, "nested too deeply"),
         ("title: Template signature", "title: '  '", 4, "`title`"),
         ("pattern: 'attack'", "pattern: ''", 9, "`pattern`"),
         ("pattern: 'attack'", "pattern: '[a-'", 9, "does not compile"),
@@ -321,6 +326,44 @@ def test_bad_file_structure_is_rejected(text: str, reason: str) -> None:
     error = _reject(text)
     assert reason in error.reason
     assert str(error).startswith("unit.yaml")
+
+
+@pytest.mark.parametrize(
+    "targets",
+    [
+        "[sqs.body, sqs.attributes.*]",
+        "['*.body']",
+        "[value.user]",
+        "[eventbridge.detail.anything]",
+        "[s3.object.disguised]",
+        "['[sd]*.body']",
+        "['sqs.*']",
+        "['sqs.body[0]']",
+        "[dynamodb.NewImage.name, sns.message, kinesis.data]",
+    ],
+)
+def test_targets_that_may_match_a_field_are_accepted(targets: str) -> None:
+    (sig,) = parse_text(TEMPLATE.replace("targets: [any]", f"targets: {targets}"), "unit.yaml")
+    assert not sig.applies_everywhere
+
+
+def test_a_file_of_aliases_of_aliases_is_walked_once_per_node() -> None:
+    """Ten levels of ten aliases each name 10**10 values; the duplicate-key check visits the
+    eleven lists there are (walking every use would take hours)."""
+    import yaml
+
+    from firewall.engine.loader import distinct_nodes
+
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]" for n in range(1, 11)]
+    root = yaml.compose("\n".join(levels))
+    assert sum(isinstance(node, yaml.SequenceNode) for node in distinct_nodes(root)) == 11
+    assert "unknown key(s) a0, a1" in _reject(TEMPLATE + "\n".join(levels) + "\n").reason
+
+
+def test_a_description_must_be_a_string() -> None:
+    error = _reject(TEMPLATE.replace("family: unit", "family: unit\ndescription: [1, 2]"))
+    assert error.line == 2 and "`description` must be a string" in error.reason
 
 
 def test_duplicate_id_in_one_text_points_at_the_second() -> None:

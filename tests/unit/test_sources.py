@@ -73,6 +73,16 @@ FIXTURES = {
 }
 
 
+def test_every_field_path_of_every_fixture_is_one_a_target_may_name() -> None:
+    """The loader rejects targets outside `FIELD_ROOTS`: every path a source gives must lie inside."""
+    from firewall.engine.model import FIELD_ROOTS, unreachable_target
+
+    assert set(FIELD_ROOTS) == {*SOURCES, "value"}
+    paths = {item.path for name in FIXTURES for record in parse_event(load(name)).records for item in record.fields}
+    assert {path.split(".")[0] for path in paths} >= {"s3", "sqs", "sns", "dynamodb", "kinesis", "eventbridge"}
+    assert [path for path in sorted(paths) if unreachable_target(path)] == []
+
+
 def test_every_fixture_is_listed() -> None:
     assert sorted(p.name for p in EVENTS.glob("*.json")) == sorted(FIXTURES)
 
