@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -29,9 +31,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args))
     except FirewallError as exc:
         print(f"firewall: {exc}", file=sys.stderr)
+        if getattr(args, "json", False):  # a machine reading stdout gets a document either way
+            document = json.dumps({"error": str(exc), "exit": EXIT_BAD_INPUT}, ensure_ascii=False)
+            _output(lambda: print(document))
         return EXIT_BAD_INPUT
     except BrokenPipeError:
+        _stdout_to_devnull()
         return EXIT_CLEAN
+
+
+def _output(write: Callable[[], object]) -> None:
+    """Run `write` (printing to stdout). A reader that stopped early (`| head`) is no error: the
+    command's exit status, worked out before, still says what was found."""
+    try:
+        write()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_to_devnull()
+
+
+def _stdout_to_devnull() -> None:
+    """After a broken pipe: Python's flush at exit would fail again and print a traceback."""
+    with contextlib.suppress(OSError, ValueError):  # no file descriptor: stdout was replaced in-process
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,14 +95,20 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _read_event(name: str) -> Any:
+    """The event in file `name` (`-`: standard input), read as strict UTF-8 from either."""
     try:
-        text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+        data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise FirewallError(f"cannot read {name}: {exc}") from exc
     try:
         return json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except json.JSONDecodeError as exc:
         raise FirewallError(f"{name} is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise FirewallError(f"{name} nests JSON too deeply to read") from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise FirewallError(f"{name} holds a number Python does not read: {exc}") from None
 
 
 def _scan(args: argparse.Namespace) -> int:
@@ -90,15 +118,10 @@ def _scan(args: argparse.Namespace) -> int:
     else:
         verdicts = firewall.inspect_event(_read_event(args.event))
     if args.json:
-        json.dump(
-            {"signature_set": firewall.version, "records": [v.to_dict() for v in verdicts]},
-            sys.stdout,
-            indent=2,
-            ensure_ascii=False,
-        )
-        print()
+        document = {"signature_set": firewall.version, "records": [v.to_dict() for v in verdicts]}
+        _output(lambda: print(json.dumps(document, indent=2, ensure_ascii=False)))
     else:
-        _print_verdicts(verdicts, sys.stdout)
+        _output(lambda: _print_verdicts(verdicts, sys.stdout))
     return EXIT_DETECTED if any(v.detected or v.error for v in verdicts) else EXIT_CLEAN
 
 
@@ -118,11 +141,15 @@ def _print_verdicts(verdicts: list[Verdict], out: TextIO) -> None:
 
 
 def _report(problems: list[Problem], checked: int, what: str, strict: bool = False) -> int:
-    for problem in problems:
-        print(problem, file=sys.stderr if problem.level == "error" else sys.stdout)
     errors = sum(p.level == "error" for p in problems)
     warnings = len(problems) - errors
-    print(f"{checked} signature(s) {what}: {errors} error(s), {warnings} warning(s)")
+
+    def write() -> None:
+        for problem in problems:
+            print(problem, file=sys.stderr if problem.level == "error" else sys.stdout)
+        print(f"{checked} signature(s) {what}: {errors} error(s), {warnings} warning(s)")
+
+    _output(write)
     return EXIT_DETECTED if errors or (strict and warnings) else EXIT_CLEAN
 
 
@@ -146,13 +173,16 @@ def _signatures_list(args: argparse.Namespace) -> int:
         for s in signatures
     ]
     if args.json:
-        json.dump(rows, sys.stdout, indent=2)
-        print()
+        _output(lambda: print(json.dumps(rows, indent=2)))
         return EXIT_CLEAN
-    print(f"{'ID':<16} {'FAMILY':<16} {'SEVERITY':<9} {'PL':<3} TITLE")
-    for r in rows:
-        print(f"{r['id']:<16} {r['family']:<16} {r['severity']:<9} {r['paranoia']:<3} {r['title']}")
-    print(f"{len(rows)} signature(s)")
+
+    def table() -> None:
+        print(f"{'ID':<16} {'FAMILY':<16} {'SEVERITY':<9} {'PL':<3} TITLE")
+        for r in rows:
+            print(f"{r['id']:<16} {r['family']:<16} {r['severity']:<9} {r['paranoia']:<3} {r['title']}")
+        print(f"{len(rows)} signature(s)")
+
+    _output(table)
     return EXIT_CLEAN
 
 

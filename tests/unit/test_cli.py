@@ -122,7 +122,7 @@ def test_scan_clean_event_file(
 def test_scan_event_from_stdin(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, good: str, sqs_event: SqsEvent
 ) -> None:
-    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(sqs_event(SCRIPT))))
+    monkeypatch.setattr(sys, "stdin", _stdin(json.dumps(sqs_event(SCRIPT)).encode()))
     code, out, _ = _run(capsys, "scan", "-", "--signatures", good, "--json")
     assert code == EXIT_DETECTED
     assert json.loads(out)["records"][0]["record_id"] == "msg-1"
@@ -150,10 +150,63 @@ def test_scan_bad_event_exits_2(
 
 
 def test_scan_bad_stdin_exits_2(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, good: str) -> None:
-    monkeypatch.setattr(sys, "stdin", io.StringIO("garbage"))
+    monkeypatch.setattr(sys, "stdin", _stdin(b"garbage"))
     code, _, err = _run(capsys, "scan", "-", "--signatures", good)
     assert code == EXIT_BAD_INPUT
     assert "not valid JSON" in err
+
+
+def test_invalid_utf8_is_refused_on_stdin_as_in_a_file(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, good: str, tmp_path: Path
+) -> None:
+    """Standard input used to be read with the locale's surrogateescape and judged clean."""
+    event = b'{"Records":[{"eventSource":"aws:sqs","messageId":"m","body":"caf\xff"}]}'
+    monkeypatch.setattr(sys, "stdin", _stdin(event))
+    code, out, err = _run(capsys, "scan", "-", "--signatures", good)
+    assert (code, out) == (EXIT_BAD_INPUT, "") and "cannot read -" in err and "utf-8" in err
+    (tmp_path / "event.json").write_bytes(event)
+    assert _run(capsys, "scan", str(tmp_path / "event.json"), "--signatures", good)[0] == EXIT_BAD_INPUT
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"Records": [], "n": ' + "9" * 5_000 + "}", "holds a number Python does not read"),
+        ("[" * 10_000 + "]" * 10_000, "nests JSON too deeply"),
+        ("{not json", "not valid JSON"),
+    ],
+)
+def test_unreadable_events_give_a_json_error_document_with_json(
+    capsys: pytest.CaptureFixture[str], good: str, tmp_path: Path, content: str, message: str
+) -> None:
+    path = tmp_path / "event.json"
+    path.write_text(content)
+    code, out, err = _run(capsys, "scan", str(path), "--signatures", good, "--json")
+    assert code == EXIT_BAD_INPUT and message in err
+    assert json.loads(out) == {"error": err.removeprefix("firewall: ").strip(), "exit": EXIT_BAD_INPUT}
+
+
+def test_a_reader_that_stops_early_leaves_the_exit_status_and_no_traceback(tmp_path: Path, sqs_event: SqsEvent) -> None:
+    """`firewall scan ... | head -1`: the rest of the output has nowhere to go, and the status still
+    says an attack was found."""
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(sqs_event(*[SCRIPT] * 3_000)))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with subprocess.Popen(
+        [sys.executable, "-m", "firewall", "scan", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    ) as child:
+        assert child.stdout is not None and child.stderr is not None
+        first = child.stdout.readline()
+        child.stdout.close()
+        errors = child.stderr.read()
+        assert child.wait(timeout=120) == EXIT_DETECTED
+    assert first.startswith(b"[1/3000] msg-1: QUARANTINE") and errors == b""
+
+
+def _stdin(data: bytes) -> io.TextIOWrapper:
+    """A standard input holding `data`, with the byte buffer a real one has (and the error handler
+    Python gives it under the C locale)."""
+    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="surrogateescape")
 
 
 def test_scan_missing_file_exits_2(capsys: pytest.CaptureFixture[str], good: str, tmp_path: Path) -> None:
