@@ -128,6 +128,7 @@ def test_scan_event_from_stdin(
     assert json.loads(out)["records"][0]["record_id"] == "msg-1"
 
 
+@pytest.mark.parametrize("as_json", [False, True])
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -135,18 +136,24 @@ def test_scan_event_from_stdin(
         ("", "not valid JSON"),
         ('{"hello": "world"}', "expected"),  # unknown event shape: the error names what is expected
         ("[1, 2, 3]", "expected"),
+        ('{"Records": [], "n": ' + "9" * 5_000 + "}", "holds a number Python does not read"),
+        ("[" * 10_000 + "]" * 10_000, "nests JSON too deeply"),
     ],
 )
 def test_scan_bad_event_exits_2(
-    capsys: pytest.CaptureFixture[str], good: str, tmp_path: Path, content: str, message: str
+    capsys: pytest.CaptureFixture[str], good: str, tmp_path: Path, content: str, message: str, as_json: bool
 ) -> None:
+    """With --json, standard output holds an error document as well."""
     path = tmp_path / "event.json"
     path.write_text(content)
-    code, out, err = _run(capsys, "scan", str(path), "--signatures", good)
+    code, out, err = _run(capsys, "scan", str(path), "--signatures", good, *(["--json"] if as_json else []))
     assert code == EXIT_BAD_INPUT
     assert err.startswith("firewall: ")
     assert message in err
-    assert out == ""
+    if as_json:
+        assert json.loads(out) == {"error": err.removeprefix("firewall: ").strip(), "exit": EXIT_BAD_INPUT}
+    else:
+        assert out == ""
 
 
 def test_scan_bad_stdin_exits_2(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, good: str) -> None:
@@ -166,24 +173,6 @@ def test_invalid_utf8_is_refused_on_stdin_as_in_a_file(
     assert (code, out) == (EXIT_BAD_INPUT, "") and "cannot read -" in err and "utf-8" in err
     (tmp_path / "event.json").write_bytes(event)
     assert _run(capsys, "scan", str(tmp_path / "event.json"), "--signatures", good)[0] == EXIT_BAD_INPUT
-
-
-@pytest.mark.parametrize(
-    ("content", "message"),
-    [
-        ('{"Records": [], "n": ' + "9" * 5_000 + "}", "holds a number Python does not read"),
-        ("[" * 10_000 + "]" * 10_000, "nests JSON too deeply"),
-        ("{not json", "not valid JSON"),
-    ],
-)
-def test_unreadable_events_give_a_json_error_document_with_json(
-    capsys: pytest.CaptureFixture[str], good: str, tmp_path: Path, content: str, message: str
-) -> None:
-    path = tmp_path / "event.json"
-    path.write_text(content)
-    code, out, err = _run(capsys, "scan", str(path), "--signatures", good, "--json")
-    assert code == EXIT_BAD_INPUT and message in err
-    assert json.loads(out) == {"error": err.removeprefix("firewall: ").strip(), "exit": EXIT_BAD_INPUT}
 
 
 def test_a_reader_that_stops_early_leaves_the_exit_status_and_no_traceback(tmp_path: Path, sqs_event: SqsEvent) -> None:
