@@ -12,6 +12,7 @@ import binascii
 import json
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from firewall.sources.base import Field
@@ -133,21 +134,26 @@ _Pending = tuple[str, Any, int, int]
 """One node still to walk: (path, value, depth, JSON layers above it)."""
 
 # What a node is, for the walk (see `_shape`).
-_TEXT, _BYTES, _MAP, _LIST, _OTHER = range(5)
+_TEXT, _BYTES, _MAP, _LIST, _OTHER, _FOREIGN = range(6)
 _SHAPES: dict[type, int] = {str: _TEXT, bytes: _BYTES, JsonObject: _MAP, dict: _MAP, list: _LIST, tuple: _LIST}
 
 
 def _shape(value: Any) -> int:
-    """What a node is, by isinstance: subclasses (of str, dict, list...) are walked as their base."""
+    """What a node is, by isinstance: subclasses (of str, dict, list...) are walked as their base,
+    a bytearray or memoryview as bytes, a set as a list. Numbers (a DynamoDB number is a Decimal)
+    and None are nothing to inspect; any other object is `_FOREIGN`: it is not JSON-like, and
+    skipping it would pass whatever it holds."""
     if isinstance(value, str):
         return _TEXT
-    if isinstance(value, bytes):
+    if isinstance(value, (bytes, bytearray, memoryview)):
         return _BYTES
     if isinstance(value, (dict, JsonObject)):
         return _MAP
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple, set, frozenset)):
         return _LIST
-    return _OTHER
+    if value is None or isinstance(value, (int, float, Decimal)):
+        return _OTHER
+    return _FOREIGN
 
 
 def _plain(text: str) -> bool:
@@ -226,9 +232,12 @@ class Collector:
                     self.add(path, value)
                 continue
             if shape == _BYTES:
-                self.add(path, value)
+                self.add(path, value if type(value) is bytes else bytes(value))
                 continue
             if shape == _OTHER:
+                continue
+            if shape == _FOREIGN:
+                self.problem(f"{path} is of type {type(value).__name__}, not a JSON-like value: not inspected")
                 continue
             if depth >= max_depth:
                 self._too_deep(path, value)

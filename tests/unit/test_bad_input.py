@@ -113,3 +113,35 @@ def test_a_malformed_record_in_a_known_batch_is_not_forwarded_silently() -> None
     del event["Records"][0]["body"]
     (verdict,) = FIREWALL.inspect_event(event)
     assert verdict.action == "quarantine" and verdict.error
+
+
+SQLI = "1 UNION SELECT password FROM users"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [bytearray(SQLI.encode()), memoryview(SQLI.encode()), {SQLI}, frozenset({SQLI}), {"tags": {SQLI}}],
+    ids=["bytearray", "memoryview", "set", "frozenset", "set-in-a-map"],
+)
+def test_bytes_like_values_and_sets_are_inspected(value: Any) -> None:
+    verdict = FIREWALL.inspect(value)
+    assert verdict.action == "quarantine" and verdict.error is None
+    assert {m.signature_id for m in verdict.matches} >= {"FW-SQLI-001"}
+
+
+def test_a_value_that_is_not_json_like_is_an_error_not_a_silent_pass() -> None:
+    """An object `inspect` cannot see into used to be skipped: whatever it held was forwarded."""
+
+    class Holder:
+        text = SQLI
+
+    verdict = FIREWALL.inspect({"user": Holder(), "n": 1.5, "none": None})
+    assert verdict.action == "quarantine" and verdict.score == 0
+    assert verdict.error == "value.user is of type Holder, not a JSON-like value: not inspected"
+
+
+def test_numbers_and_nulls_are_nothing_to_inspect() -> None:
+    from decimal import Decimal
+
+    verdict = FIREWALL.inspect({"a": 1, "b": 2.5, "c": Decimal("3"), "d": None, "e": True, "f": [1, None]})
+    assert (verdict.action, verdict.error) == ("forward", None)
