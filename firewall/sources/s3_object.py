@@ -1,5 +1,6 @@
-"""S3 object content -> fields: text, JSON, CSV, XML and gzip'd text decoded; binary kept as bytes
-(for byte signatures such as EICAR) and sniffed for an executable or script behind an inert extension.
+"""S3 object content -> fields: text, JSON, CSV, XML, e-mail messages and gzip'd text decoded; binary
+kept as bytes (for byte signatures such as EICAR) and sniffed for an executable or script behind an
+inert extension.
 
 Pure: the runtime reads the bytes (ranged, size-capped) and hands them here.
 """
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 from .base import Field
 from .fields import DEFAULT_LIMITS, Collector, Limits
+from .mail import add_message, looks_like_mail
 
 PATH = "s3.object"
 DISGUISE_PATH = "s3.object.disguised"
@@ -115,19 +117,40 @@ def decode_object(
 ) -> ObjectContent:
     """Fields of an object's first `max_bytes` bytes; `truncated` says the object was larger."""
     collector = Collector(limits)
-    oversize = truncated
     disguised = disguise(key, data)
     if disguised:
         collector.add(DISGUISE_PATH, disguised)
+    kind = content_type.split(";")[0].strip().lower()
+    cut = _add_data(collector, PATH, data, max_bytes, extension(key), kind, mail=True)
+    return ObjectContent(collector.fields, collector.problems, truncated or cut)
+
+
+def _add_data(
+    collector: Collector, path: str, data: bytes, max_bytes: int, ext: str = "", kind: str = "", *, mail: bool = False
+) -> bool:
+    """Fields of `data` (an object, or a part of a message in it) at `path`; whether gzip'd data
+    was cut at `max_bytes`. Only an object itself is looked at as a message (`mail`): a message
+    attached to one is the mail parser's to open, and a part sniffed again could nest without end."""
+    cut = False
     if data[:2] == b"\x1f\x8b":
         data, cut = _gunzip(data, max_bytes)
-        oversize = oversize or cut
     text = _as_text(data)
     if text is None:
-        collector.add(PATH, data)
+        collector.add(path, data)
+    elif mail and looks_like_mail(ext, kind, text):
+        try:
+            add_message(collector, path, text, lambda part_path, part: _add_part(collector, part_path, part, max_bytes))
+        except Exception as exc:  # hostile mail must not end the inspection: it is taken whole
+            collector.problem(f"{path}: unreadable e-mail message ({type(exc).__name__}); inspected as text")
+            collector.walk_text(path, text)
     else:
-        kind = content_type.split(";")[0].strip().lower()
-        collector.walk_text(PATH, text)
-        if extension(key) in ("csv", "tsv") or kind in ("text/csv", "text/tab-separated-values"):
-            _csv_cells(collector, text.replace("\t", ",") if extension(key) == "tsv" else text)
-    return ObjectContent(collector.fields, collector.problems, oversize)
+        collector.walk_text(path, text)
+        if ext in ("csv", "tsv") or kind in ("text/csv", "text/tab-separated-values"):
+            _csv_cells(collector, text.replace("\t", ",") if ext == "tsv" else text)
+    return cut
+
+
+def _add_part(collector: Collector, path: str, data: bytes, max_bytes: int) -> None:
+    """A decoded part of a message: text, gzip'd text or bytes (a nested message is the parser's)."""
+    if _add_data(collector, path, data, max_bytes):
+        collector.problem(f"{path}: gzip'd part larger than {max_bytes} bytes; the rest was not read")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
+
+import pytest
 
 from firewall import Firewall
 from firewall.sources.base import Field
@@ -66,3 +69,70 @@ def test_a_gzip_bomb_is_cut_at_the_limit_and_marked_oversize() -> None:
 def test_truncated_objects_are_marked_oversize() -> None:
     assert decode_object("a.txt", b"hello", max_bytes=5, truncated=True).oversize
     assert not decode_object("a.txt", b"hello", max_bytes=5).oversize
+
+
+SES_MAIL = (
+    b"Return-Path: <alice@example.com>\r\nReceived: from mx.example.com by inbound-smtp\r\n"
+    b"From: Alice <alice@example.com>\r\nTo: Bob <bob@example.com>\r\nCc: Carol <carol@example.com>\r\n"
+    b"Reply-To: alice@example.com\r\nSubject: Q2 numbers\r\nDate: Tue, 14 May 2024 09:21:37 +0000\r\n"
+    b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 42\r\n\r\n"
+    b"Hi Bob,\r\n\r\nthe numbers are attached.\r\nAlice\r\n"
+)
+
+
+def _mime(*parts: bytes) -> bytes:
+    head = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: files\r\nMIME-Version: 1.0\r\n"
+    body = b"".join(b"--B\r\n" + part + b"\r\n" for part in parts)
+    return head + b"Content-Type: multipart/mixed; boundary=B\r\n\r\n" + body + b"--B--\r\n"
+
+
+def test_an_inbound_mail_is_read_as_headers_and_parts_not_as_header_injection() -> None:
+    """SES stores each mail under its message id, with no extension: taken whole, its header block
+    looked like CRLF header injection (FW-CRLF-003, FW-CRLF-006) and every mail was quarantined."""
+    fields, ids = _verdict("inbound/0e1f2a3b4c5d", SES_MAIL, content_type="application/octet-stream")
+    assert ids == set()
+    assert Field(f"{PATH}.headers.Cc", "Carol <carol@example.com>") in fields
+    assert Field(f"{PATH}.parts[0]", "Hi Bob,\r\n\r\nthe numbers are attached.\r\nAlice\r\n") in fields
+    assert all(f.path != PATH for f in fields)
+
+
+def test_a_base64_attachment_is_decoded_and_its_name_kept() -> None:
+    """MIME wraps base64 at 76 characters: no run of it held the whole EICAR string."""
+    attachment = b'Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="t.com"\r\n'
+    attachment += b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(EICAR).replace(b"\n", b"\r\n")
+    fields, ids = _verdict("mail/m.eml", _mime(b"Content-Type: text/plain\r\n\r\nsee attached", attachment))
+    assert "FW-EICAR-001" in ids
+    assert Field(f"{PATH}.parts[1].filename", "t.com") in fields
+
+
+QUOTED = b"Content-Transfer-Encoding: quoted-printable\r\n\r\n=3Cscript=3Ealert(1)=3C/script=3E"
+BASE64 = b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.b64encode(b"1' UNION SELECT password FROM users--")
+
+
+@pytest.mark.parametrize(
+    ("part", "family"),
+    [(b"Content-Type: text/html\r\n" + QUOTED, "xss"), (b"Content-Type: text/plain\r\n" + BASE64, "sqli")],
+)
+def test_an_attack_in_an_encoded_part_is_seen_decoded(part: bytes, family: str) -> None:
+    assert any(i.startswith(f"FW-{family.upper()}") for i in _verdict("mail/m.eml", _mime(part))[1])
+
+
+def test_an_attack_in_an_encoded_header_word_is_seen_decoded() -> None:
+    subject = b"=?utf-8?b?" + base64.b64encode(b"<script>alert(1)</script>") + b"?="
+    fields, ids = _verdict("mail/m.eml", SES_MAIL.replace(b"Q2 numbers", subject))
+    assert Field(f"{PATH}.headers.Subject", "<script>alert(1)</script>") in fields
+    assert any(i.startswith("FW-XSS") for i in ids)
+
+
+def test_a_message_with_a_broken_structure_is_also_inspected_whole() -> None:
+    """A boundary that never closes is a defect: what the parser made of it cannot be trusted to
+    hold everything, so the text is inspected whole as well."""
+    broken = _mime(b"Content-Type: text/plain\r\n\r\nhi").replace(b"--B--\r\n", b"")
+    broken = broken.replace(b"boundary=B", b"boundary=Z") + b"--B\r\n<script>alert(1)</script>\r\n"
+    fields, ids = _verdict("mail/m.eml", broken)
+    assert any(f.path == PATH for f in fields) and any(i.startswith("FW-XSS") for i in ids)
+
+
+def test_text_with_a_few_header_like_lines_is_not_taken_for_mail() -> None:
+    fields, _ = _verdict("notes.txt", b"Title: plans\nAuthor: me\n\nbody text")
+    assert fields == [Field(PATH, "Title: plans\nAuthor: me\n\nbody text")]
