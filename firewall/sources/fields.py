@@ -99,12 +99,41 @@ def decode_base64(text: str) -> tuple[bytes | None, str | None]:
         return None, f"invalid base64 ({error})"
 
 
+_UNICODE_OPENINGS = (
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe\x00\x00", "utf-32"),  # before UTF-16's mark, which it starts with
+    (b"\xfe\xff", "utf-16"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"<\x00\x00\x00", "utf-32-le"),  # an XML document without a mark: its `<` tells (XML 1.0, F.1)
+    (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00?\x00", "utf-16-le"),
+    (b"\x00<\x00?", "utf-16-be"),
+)
+
+
+def text_encoding(data: bytes) -> str:
+    """The encoding the bytes announce by a byte order mark or, for XML, by how `<?` is spelled;
+    UTF-8 otherwise. An XML parser reads UTF-16 without a mark so: an XXE payload in it must be
+    read as the parser will."""
+    for opening, encoding in _UNICODE_OPENINGS:
+        if data.startswith(opening):
+            return encoding
+    return "utf-8"
+
+
 def text_or_bytes(data: bytes) -> str | bytes:
-    """UTF-8 text when the bytes are UTF-8 (so text signatures apply), else the bytes themselves."""
+    """The text when the bytes are UTF-8, or printable text in the UTF-16 or UTF-32 they announce,
+    so that text signatures apply; else the bytes themselves (binary that merely opens like a mark
+    stays bytes, for byte signatures)."""
+    encoding = text_encoding(data)
     try:
-        return data.decode("utf-8")
+        text = data.decode(encoding)
     except UnicodeDecodeError:
         return data
+    if encoding.startswith("utf-8") or (text and sum(c.isprintable() or c.isspace() for c in text) >= 0.9 * len(text)):
+        return text
+    return data
 
 
 def key_segment(key: str, limits: Limits) -> str:

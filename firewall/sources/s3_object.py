@@ -13,7 +13,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from .base import Field
-from .fields import DEFAULT_LIMITS, Collector, Limits
+from .fields import DEFAULT_LIMITS, Collector, Limits, text_encoding
 from .mail import add_message, looks_like_mail
 
 PATH = "s3.object"
@@ -77,17 +77,13 @@ def _gunzip(data: bytes, limit: int) -> tuple[bytes, bool]:
 
 
 def _as_text(data: bytes) -> str | None:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            return None
+    encoding = text_encoding(data)
     try:
-        return data.decode("utf-8-sig")
+        return data.decode(encoding)
     except UnicodeDecodeError as exc:
-        # A ranged read may cut a multi-byte character at the very end.
+        # A ranged read may cut a character at the very end (up to three bytes of UTF-8 or UTF-32).
         if exc.start >= len(data) - 3:
-            return data[: exc.start].decode("utf-8-sig", errors="strict")
+            return data[: exc.start].decode(encoding)
         return None
 
 

