@@ -260,6 +260,12 @@ MAX_BASE64_ATTEMPTS = 256
 attempt each (the first MAX_BASE64_ATTEMPTS are tried, as an attacker's payload would be early)."""
 
 
+MIN_PRINTABLE_SHARE = 0.6
+"""Of a decoded base64 run, the share of printable characters that makes it text worth inspecting.
+Random bytes rarely decode as UTF-8 at all; a serialised stream does, with a few control bytes
+between its strings (a protocol-1 pickle calling posix.system is a quarter control bytes)."""
+
+
 def _decode_base64_run(run: str) -> str | None:
     padded = run.rstrip("=")
     padded += "=" * (-len(padded) % 4)
@@ -269,7 +275,7 @@ def _decode_base64_run(run: str) -> str | None:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
     printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in decoded)
-    return decoded if decoded and printable >= 0.9 * len(decoded) else None
+    return decoded if decoded and printable >= MIN_PRINTABLE_SHARE * len(decoded) else None
 
 
 def urlsafe_runs(text: str) -> Iterator[str]:
