@@ -27,7 +27,7 @@ ON_ERROR_POLICIES = ("quarantine", "forward")
 PARANOIA_LEVELS = (1, 2, 3, 4)
 
 FIELD_ROOTS: dict[str, frozenset[str] | None] = {
-    "s3": frozenset({"bucket", "key", "object", "metadata", "tags"}),
+    "s3": frozenset({"bucket", "key", "object", "mail", "metadata", "tags"}),
     "sqs": frozenset({"body", "attributes", "MessageGroupId", "MessageDeduplicationId"}),
     "sns": frozenset({"subject", "message", "attributes"}),
     "dynamodb": frozenset({"Keys", "NewImage", "OldImage"}),

@@ -44,11 +44,13 @@ def looks_like_mail(extension: str, content_type: str, text: str) -> bool:
     return position > 0 and head.startswith(("\r\n", "\n"), position) and len(names & _MAIL_HEADERS) >= 2
 
 
-def add_message(collector: Collector, path: str, text: str, add_content: Callable[[str, bytes], None]) -> None:
+def add_message(
+    collector: Collector, path: str, text: str, add_content: Callable[[str, bytes], None], whole_path: str
+) -> None:
     """Headers at `<path>.headers.NAME`; each leaf part at `<path>.parts[i]` (its headers at
     `.parts[i].headers.NAME`, its file name at `.parts[i].filename`), its decoded bytes handed to
-    `add_content`. A message the parser finds defects in is also inspected whole, as text: a
-    broken structure must not hide what lies outside the parts it found."""
+    `add_content`. A message the parser finds defects in is also inspected whole, as text at
+    `whole_path`: a broken structure must not hide what lies outside the parts it found."""
     message = email.message_from_string(text, policy=email.policy.compat32)
     _add_headers(collector, f"{path}.headers", message)
     number = 0
@@ -73,7 +75,7 @@ def add_message(collector: Collector, path: str, text: str, add_content: Callabl
             add_content(part_path, payload)
         number += 1
     if any(part.defects for part in message.walk()):
-        collector.walk_text(path, text)
+        collector.walk_text(whole_path, text)
 
 
 def _add_headers(collector: Collector, path: str, message: Message) -> None:

@@ -17,6 +17,9 @@ from .fields import DEFAULT_LIMITS, Collector, Limits, text_encoding
 from .mail import add_message, looks_like_mail
 
 PATH = "s3.object"
+MAIL_PATH = "s3.mail"
+"""Where an object that is an e-mail message has its headers and parts: apart from `s3.object`, so
+that line-based header-injection signatures can leave whole documents out by their targets."""
 DISGUISE_PATH = "s3.object.disguised"
 MAX_CSV_CELLS = 50_000
 
@@ -135,7 +138,7 @@ def _add_data(
         collector.add(path, data)
     elif mail and looks_like_mail(ext, kind, text):
         try:
-            add_message(collector, path, text, lambda part_path, part: _add_part(collector, part_path, part, max_bytes))
+            add_message(collector, MAIL_PATH, text, lambda at, part: _add_part(collector, at, part, max_bytes), path)
         except Exception as exc:  # hostile mail must not end the inspection: it is taken whole
             collector.problem(f"{path}: unreadable e-mail message ({type(exc).__name__}); inspected as text")
             collector.walk_text(path, text)

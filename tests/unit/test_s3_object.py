@@ -9,7 +9,7 @@ import pytest
 
 from firewall import Firewall
 from firewall.sources.base import Field
-from firewall.sources.s3_object import DISGUISE_PATH, PATH, decode_object
+from firewall.sources.s3_object import DISGUISE_PATH, MAIL_PATH, PATH, decode_object
 
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 FIREWALL = Firewall.load()
@@ -91,8 +91,8 @@ def test_an_inbound_mail_is_read_as_headers_and_parts_not_as_header_injection() 
     looked like CRLF header injection (FW-CRLF-003, FW-CRLF-006) and every mail was quarantined."""
     fields, ids = _verdict("inbound/0e1f2a3b4c5d", SES_MAIL, content_type="application/octet-stream")
     assert ids == set()
-    assert Field(f"{PATH}.headers.Cc", "Carol <carol@example.com>") in fields
-    assert Field(f"{PATH}.parts[0]", "Hi Bob,\r\n\r\nthe numbers are attached.\r\nAlice\r\n") in fields
+    assert Field(f"{MAIL_PATH}.headers.Cc", "Carol <carol@example.com>") in fields
+    assert Field(f"{MAIL_PATH}.parts[0]", "Hi Bob,\r\n\r\nthe numbers are attached.\r\nAlice\r\n") in fields
     assert all(f.path != PATH for f in fields)
 
 
@@ -102,7 +102,7 @@ def test_a_base64_attachment_is_decoded_and_its_name_kept() -> None:
     attachment += b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(EICAR).replace(b"\n", b"\r\n")
     fields, ids = _verdict("mail/m.eml", _mime(b"Content-Type: text/plain\r\n\r\nsee attached", attachment))
     assert "FW-EICAR-001" in ids
-    assert Field(f"{PATH}.parts[1].filename", "t.com") in fields
+    assert Field(f"{MAIL_PATH}.parts[1].filename", "t.com") in fields
 
 
 QUOTED = b"Content-Transfer-Encoding: quoted-printable\r\n\r\n=3Cscript=3Ealert(1)=3C/script=3E"
@@ -120,7 +120,7 @@ def test_an_attack_in_an_encoded_part_is_seen_decoded(part: bytes, family: str) 
 def test_an_attack_in_an_encoded_header_word_is_seen_decoded() -> None:
     subject = b"=?utf-8?b?" + base64.b64encode(b"<script>alert(1)</script>") + b"?="
     fields, ids = _verdict("mail/m.eml", SES_MAIL.replace(b"Q2 numbers", subject))
-    assert Field(f"{PATH}.headers.Subject", "<script>alert(1)</script>") in fields
+    assert Field(f"{MAIL_PATH}.headers.Subject", "<script>alert(1)</script>") in fields
     assert any(i.startswith("FW-XSS") for i in ids)
 
 
@@ -147,3 +147,28 @@ def test_xml_in_utf16_or_utf32_without_a_mark_is_read_as_its_parser_reads_it(enc
     the payload used to stay bytes and only a weak signature fired."""
     fields, ids = _verdict("upload/data.xml", XXE.encode(encoding))
     assert Field(PATH, XXE) in fields and any(i.startswith("FW-XXE") for i in ids)
+
+
+FORWARDED = (
+    b"Hi Bob, see below.\r\n\r\n---------- Forwarded message ---------\r\nFrom: Alice <alice@example.com>\r\n"
+    b"Subject: Re: numbers\r\nTo: Bob <bob@example.com>\r\nCc: Carol <carol@example.com>\r\n"
+    b"Content-Type: text/plain\r\n\r\nNumbers attached.\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("key", "data"),
+    [
+        ("inbound/0e1f2a3b", SES_MAIL.replace(b"Hi Bob,\r\n\r\nthe numbers are attached.\r\nAlice\r\n", FORWARDED)),
+        ("dumps/request.http", b"GET / HTTP/1.1\r\nHost: a.example\r\nContent-Type: text/html\r\nSet-Cookie: a=b\r\n"),
+    ],
+    ids=["forwarded-mail", "http-dump"],
+)
+def test_header_lines_inside_a_document_are_not_header_injection(key: str, data: bytes) -> None:
+    """A document is lines: the line-based CRLF signatures target fields, not whole documents."""
+    assert _verdict(key, data)[1] == set()
+
+
+def test_header_injection_in_a_field_of_a_json_object_is_still_caught() -> None:
+    _fields, ids = _verdict("data/user.json", b'{"name": "x\\r\\nSet-Cookie: sid=evil"}')
+    assert {"FW-CRLF-002", "FW-CRLF-003"} <= ids

@@ -83,6 +83,31 @@ def test_every_field_path_of_every_fixture_is_one_a_target_may_name() -> None:
     assert [path for path in sorted(paths) if unreachable_target(path)] == []
 
 
+FIELD_PATHS = [
+    "value", "value.note", "sqs.body", "sqs.body.note", "sqs.attributes.a", "sns.message", "sns.subject",
+    "dynamodb.NewImage.note", "kinesis.data", "eventbridge.detail.note", "s3.key", "s3.bucket",
+    "s3.metadata.a", "s3.tags.a", "s3.object.note", "s3.mail.headers.To",
+]  # fmt: skip
+"""A field of each kind a source gives (but whole documents), for signatures that list their roots."""
+
+
+def test_line_based_crlf_signatures_cover_every_field_but_documents() -> None:
+    """Their targets list roots one by one to leave whole documents out: a source added later must
+    be added there too, or header injection in its fields would pass."""
+    from fnmatch import fnmatchcase
+
+    from firewall import Firewall
+    from firewall.engine.model import FIELD_ROOTS
+
+    assert {path.split(".")[0] for path in FIELD_PATHS} == set(FIELD_ROOTS)
+    listed = [c.signature for c in Firewall.load().rules.signatures if c.signature.family == "crlf"]
+    listed = [sig for sig in listed if not sig.applies_everywhere]
+    assert len(listed) >= 5
+    for sig in listed:
+        assert [p for p in FIELD_PATHS if not any(fnmatchcase(p, glob) for glob in sig.targets)] == [], sig.id
+        assert not any(fnmatchcase(p, g) for p in ("s3.object", "s3.mail.parts[0]") for g in sig.targets), sig.id
+
+
 def test_every_fixture_is_listed() -> None:
     assert sorted(p.name for p in EVENTS.glob("*.json")) == sorted(FIXTURES)
 
