@@ -128,6 +128,7 @@ class InspectionFunction(Construct):
                 "FIREWALL_ON_OVERSIZE": options.on_oversize,
                 "FIREWALL_MAX_BYTES": str(options.max_bytes),
                 "FIREWALL_BUDGET_MS": str(int(options.budget.to_milliseconds())),
+                "FIREWALL_TARGET_TIMEOUT_MS": str(int(target_timeout.to_milliseconds())),
                 "FIREWALL_INCLUDE_OLD_IMAGE": str(options.include_old_image).lower(),
                 "FIREWALL_INSPECT_OBJECT_METADATA": str(options.inspect_object_metadata).lower(),
                 **({"FIREWALL_NOTIFY_TOPIC": notification_topic.topic_arn} if notification_topic else {}),

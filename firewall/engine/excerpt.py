@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 MAX_EXCERPT = 64
 ELLIPSIS = "…"
 
@@ -23,3 +25,18 @@ def excerpt(text: str, start: int, end: int, width: int = MAX_EXCERPT) -> str:
     head = ELLIPSIS if left > 0 else ""
     tail = ELLIPSIS if right < len(text) else ""
     return head + _visible(text[left:right]) + tail
+
+
+MAX_LOGGED = 240
+"""Characters of a path or an error message that a log line or a notice carries."""
+_LONG_TOKEN = re.compile(r"[^\s.\[\]]{32,}|\d[\d -]{10,}\d")
+"""A run that may be a secret used as a key (a token, a password, an access key) or a card or
+phone number: in a path or an error message it is attacker-chosen text."""
+
+
+def loggable(text: str, width: int = MAX_LOGGED) -> str:
+    """`text` (a field path, an error naming one) as a log may carry it: each long token or long
+    number cut to its first four characters and `…`, non-printable characters as `·`, and at most
+    `width` characters. The quarantine envelope keeps the record whole for review."""
+    shortened = _LONG_TOKEN.sub(lambda token: token.group()[:4] + ELLIPSIS, text)
+    return _visible(shortened[:width]) + (ELLIPSIS if len(shortened) > width else "")

@@ -63,7 +63,9 @@ class Clients:
         """No automatic retry (a retried invoke could deliver twice) and a read timeout longer than
         any function's: a release waits for the target's answer."""
         if self.lambda_ is None:
-            self.lambda_ = self._client("lambda", read_timeout=910, retries={"max_attempts": 1, "mode": "standard"})
+            from ..runtime.clients import NO_RETRY
+
+            self.lambda_ = self._client("lambda", read_timeout=910, retries=NO_RETRY)
         return self.lambda_
 
     def get_sts(self) -> Any:

@@ -281,6 +281,8 @@ class Releaser:
         if response.get("FunctionError"):
             return Attempt(False, f"{target} raised an error ({response['FunctionError']}{_error_type(payload)})")
         failed = batch_item_failures(payload)
+        if failed is None:
+            return Attempt(False, f"{target} returned a malformed batchItemFailures (Lambda fails the whole batch)")
         if failed:
             return Attempt(False, f"{target} reported the record as failed (batchItemFailures)")
         return Attempt(True)

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from ..engine.excerpt import loggable
 from ..engine.model import Verdict
 
 NAMESPACE = "EventFirewall"
@@ -66,11 +67,13 @@ class Audit:
             "detected": verdict.detected,
             "score": verdict.score,
             "signatures": list(verdict.signature_ids),
-            "matches": [{"id": m.signature_id, "path": m.path, "excerpt": m.excerpt} for m in verdict.matches],
+            "matches": [
+                {"id": m.signature_id, "path": loggable(m.path), "excerpt": m.excerpt} for m in verdict.matches
+            ],
             "latency_ms": round(latency_ms, 3),
         }
         if verdict.error:
-            line["inspection_error"] = verdict.error
+            line["inspection_error"] = loggable(verdict.error)
         if reason:
             line["reason"] = reason
         self.write(json.dumps(line, ensure_ascii=False))

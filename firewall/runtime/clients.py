@@ -16,6 +16,13 @@ CLIENT_CONFIG = Config(
 )
 
 
-def aws_client(service: str, **overrides: Any) -> Any:
+NO_RETRY = {"total_max_attempts": 1, "mode": "standard"}
+"""One attempt, no retry (botocore's `max_attempts: 1` still allows one retry)."""
+TARGET_INVOKE_CONFIG = CLIENT_CONFIG.merge(Config(read_timeout=910, retries=NO_RETRY))
+"""For invoking the target: a target may run up to 900 s, and botocore retries an invoke whose answer
+is late, which runs the target again on the same records while the first run goes on."""
+
+
+def aws_client(service: str, config: Config = CLIENT_CONFIG, **overrides: Any) -> Any:
     """A client configured from the environment (region, credentials, `AWS_ENDPOINT_URL`)."""
-    return boto3.session.Session().client(service, config=CLIENT_CONFIG, **overrides)
+    return boto3.session.Session().client(service, config=config, **overrides)

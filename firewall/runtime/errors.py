@@ -6,6 +6,9 @@ MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "404"})
 
 
 def error_code(exc: BaseException) -> str:
-    """The AWS error code (`TooManyRequestsException`...), or the exception's class name."""
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+    """The AWS error code (`TooManyRequestsException`...), or the exception's class name. A
+    botocore timeout or dropped connection carries a `response` of None, not a dict."""
+    response = getattr(exc, "response", None)
+    error = response.get("Error") if isinstance(response, dict) else None
+    code = error.get("Code") if isinstance(error, dict) else None
     return str(code) if code else type(exc).__name__

@@ -43,7 +43,10 @@ class Forwarder:
         payload = response["Payload"].read() if "Payload" in response else b""
         if response.get("FunctionError"):
             return InvokeResult(False, reason=f"target raised ({response['FunctionError']})")
-        return InvokeResult(True, failed_ids=batch_item_failures(payload))
+        failed = batch_item_failures(payload)
+        if failed is None:
+            return InvokeResult(False, reason="target returned a malformed batchItemFailures: the batch failed")
+        return InvokeResult(True, failed_ids=failed)
 
     def invoke_async(self, event: dict[str, Any]) -> None:
         """Event invoke, as S3 and SNS invoke functions; raises ForwardError so Lambda retries."""
@@ -59,19 +62,27 @@ class Forwarder:
             raise ForwardError(f"asynchronous invoke returned status {response.get('StatusCode')}")
 
 
-def batch_item_failures(payload: bytes) -> list[str]:
-    """The ids in `{"batchItemFailures": [{"itemIdentifier": ...}]}`; nothing if the target returns
-    anything else (a plain return value means every record succeeded)."""
+def batch_item_failures(payload: bytes) -> list[str] | None:
+    """The ids in `{"batchItemFailures": [{"itemIdentifier": ...}]}`, read as Lambda reads a partial
+    batch response; None when Lambda would fail the whole batch. A plain return value, an empty
+    object or a null or empty list mean every record succeeded. A response that is not JSON, a
+    list that is not one, or an entry without a non-empty `itemIdentifier` (null, "", a misspelt
+    key) fail them all: taking those for success would delete records the target asked back."""
     try:
         body = json.loads(payload or b"null")
     except (ValueError, RecursionError):
+        return None
+    if not isinstance(body, dict) or body.get("batchItemFailures") is None:
         return []
-    if not isinstance(body, dict) or not isinstance(body.get("batchItemFailures"), list):
-        return []
+    entries = body["batchItemFailures"]
+    if not isinstance(entries, list):
+        return None
     ids = []
-    for item in body["batchItemFailures"]:
-        if isinstance(item, dict) and item.get("itemIdentifier") is not None:
-            ids.append(str(item["itemIdentifier"]))
+    for entry in entries:
+        identifier = entry.get("itemIdentifier") if isinstance(entry, dict) else None
+        if identifier is None or identifier == "" or isinstance(identifier, dict | list):
+            return None
+        ids.append(str(identifier))
     return ids
 
 

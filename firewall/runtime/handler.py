@@ -16,7 +16,7 @@ from ..api import Firewall
 from ..engine.errors import SignatureError
 from ..engine.matcher import Limits
 from .audit import Audit
-from .clients import aws_client
+from .clients import TARGET_INVOKE_CONFIG, aws_client
 from .forwarder import Forwarder
 from .notifier import Notifier
 from .objects import ObjectReader
@@ -57,7 +57,7 @@ class ColdStart:
             self._processor = Processor(
                 settings,
                 self.firewall,
-                forwarder=Forwarder(aws_client("lambda"), settings.target),
+                forwarder=Forwarder(aws_client("lambda", config=TARGET_INVOKE_CONFIG), settings.target),
                 quarantine=QuarantineStore(
                     s3,
                     settings.quarantine_bucket,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..engine.excerpt import loggable
 from ..engine.model import Verdict
 from ..sources.base import Record
 from .errors import error_code
@@ -31,7 +32,7 @@ class Notifier:
                     "record_id": record.record_id,
                     "score": verdict.score,
                     "signatures": list(verdict.signature_ids),
-                    "error": verdict.error,
+                    "error": loggable(verdict.error) if verdict.error else None,
                     "quarantine_key": key,
                     "review": f"firewall quarantine show {record.record_id} --bucket {self.bucket}",
                 }

@@ -95,9 +95,9 @@ class Processor:
         try:
             judged = self._judge_all(batch, context)
             if batch.source in STREAM_SOURCES:
-                return self._stream(batch, judged)
+                return self._stream(batch, judged, context)
             if batch.source in BATCH_SOURCES:
-                return self._queue(batch, judged)
+                return self._queue(batch, judged, context)
             return self._asynchronous(batch, judged)
         finally:
             if self.notifier is not None:
@@ -172,9 +172,12 @@ class Processor:
             reason=reason or item.failure,
         )
 
-    def _forward_parts(self, batch: Batch, items: list[Judged]) -> tuple[set[str], str | None]:
+    def _forward_parts(self, batch: Batch, items: list[Judged], context: Any) -> tuple[set[str], str | None]:
         """Synchronously forwards `items` in order, in parts that fit one invoke. Returns the ids that
-        failed and why; after a part fails as a whole, later parts are not sent (they fail too)."""
+        failed and why; after a part fails as a whole, later parts are not sent (they fail too). A
+        part is not sent when the function has less time left than the target may take: killed
+        while it waits, the firewall could answer for none of the batch, and AWS would deliver it
+        all again, records the target had already taken included."""
         failed: set[str] = set()
         reason = None
         by_raw = {id(item.record.raw): item for item in items}
@@ -183,6 +186,10 @@ class Processor:
             ids = [r.record_id for r in records]
             if reason is not None:
                 failed.update(ids)
+                continue
+            if _remaining_ms(context) < self.settings.target_timeout_ms + SAFETY_MARGIN_MS:
+                failed.update(ids)
+                reason = "too little time left to wait for the target"
                 continue
             result = self.forwarder.invoke_sync(to_event(batch, records))
             if not result.ok:
@@ -199,7 +206,7 @@ class Processor:
 
     # -- SQS ---------------------------------------------------------------------------------
 
-    def _queue(self, batch: Batch, judged: list[Judged]) -> dict[str, Any]:
+    def _queue(self, batch: Batch, judged: list[Judged], context: Any) -> dict[str, Any]:
         outcome: dict[int, tuple[str, str | None]] = {}
         blocked: set[str | None] = set()
         to_forward: list[Judged] = []
@@ -215,7 +222,7 @@ class Processor:
             else:
                 to_forward.append(item)
         if to_forward:
-            failed, reason = self._forward_parts(batch, to_forward)
+            failed, reason = self._forward_parts(batch, to_forward, context)
             position = {id(item): index for index, item in enumerate(judged)}
             for item in to_forward:
                 index = position[id(item)]
@@ -232,7 +239,7 @@ class Processor:
 
     # -- DynamoDB and Kinesis streams --------------------------------------------------------
 
-    def _stream(self, batch: Batch, judged: list[Judged]) -> dict[str, Any]:
+    def _stream(self, batch: Batch, judged: list[Judged], context: Any) -> dict[str, Any]:
         stop = len(judged)
         reason: str | None = None
         for index, item in enumerate(judged):
@@ -244,7 +251,7 @@ class Processor:
                 break
         to_forward = [item for item in judged[:stop] if item.verdict.action == "forward"]
         if to_forward:
-            failed, forward_reason = self._forward_parts(batch, to_forward)
+            failed, forward_reason = self._forward_parts(batch, to_forward, context)
             if failed:
                 position = {id(item): index for index, item in enumerate(judged)}
                 first = min(position[id(item)] for item in to_forward if item.record.record_id in failed)

@@ -46,6 +46,10 @@ def object_copy_key(envelope: str, index: int) -> str:
     return envelope.removesuffix(".json") + (".object" if index == 0 else f".object{index}")
 
 
+ALREADY_WRITTEN = "PreconditionFailed"
+"""S3's answer to a write with `If-None-Match: *` when the key exists."""
+
+
 class QuarantineStore:
     def __init__(
         self,
@@ -72,7 +76,9 @@ class QuarantineStore:
         return {}
 
     def store(self, record: Record, verdict: Verdict, *, source_arn: str | None, received: datetime) -> str:
-        """Copies the record's S3 objects, then writes the envelope; returns the envelope key.
+        """Copies the record's S3 objects, then writes the envelope; returns the envelope key. A
+        record delivered again finds its envelope written (the key is the record's own): that one
+        is kept, with its evidence and review history, and the record counts as quarantined.
 
         Raises (botocore errors) when anything could not be written: the caller must then report the
         record as failed so that AWS delivers it again.
@@ -121,12 +127,17 @@ class QuarantineStore:
             "firewall_version": __version__,
             "history": [],
         }
-        self.s3.put_object(
-            Bucket=self.bucket,
-            Key=key,
-            Body=json.dumps(envelope, ensure_ascii=False, default=str).encode("utf-8"),
-            ContentType="application/json",
-            Tagging=f"{STATUS_TAG}=pending",
-            **self._encryption(),
-        )
+        try:
+            self.s3.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=json.dumps(envelope, ensure_ascii=False, default=str).encode("utf-8"),
+                ContentType="application/json",
+                Tagging=f"{STATUS_TAG}=pending",
+                IfNoneMatch="*",
+                **self._encryption(),
+            )
+        except Exception as exc:
+            if error_code(exc) != ALREADY_WRITTEN:
+                raise
         return key

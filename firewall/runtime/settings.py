@@ -34,6 +34,8 @@ class Settings:
     max_bytes: int = DEFAULT_MAX_BYTES
     budget_ms: int = 2000
     """Time one record's inspection may take; past it the record follows `on_error`."""
+    target_timeout_ms: int = 0
+    """The target's timeout: a synchronous forward needs this much time left (0: not known)."""
     include_old_image: bool = False
     inspect_object_metadata: bool = False
     """S3 routes: also read user metadata and tags (one extra HEAD and GetObjectTagging per object)."""
@@ -63,6 +65,7 @@ class Settings:
             on_oversize=_choice(env, "ON_OVERSIZE", ON_ERROR_POLICIES, on_error),
             max_bytes=_integer(env, "MAX_BYTES", DEFAULT_MAX_BYTES, minimum=1, maximum=64 * 1024 * 1024),
             budget_ms=_integer(env, "BUDGET_MS", 2000, minimum=10, maximum=600_000),
+            target_timeout_ms=_integer(env, "TARGET_TIMEOUT_MS", 0, minimum=0, maximum=900_000),
             include_old_image=_boolean(env, "INCLUDE_OLD_IMAGE"),
             inspect_object_metadata=_boolean(env, "INSPECT_OBJECT_METADATA"),
             quarantine_kms_key=env.get(PREFIX + "QUARANTINE_KMS_KEY") or None,

@@ -12,6 +12,7 @@ from fw_functional import (
     CLEAN_BODIES,
     MALICIOUS_BODIES,
     Account,
+    Context,
     Harness,
     check_envelope,
     sent_date,
@@ -92,6 +93,72 @@ def test_target_reporting_ids_it_was_not_given_fails_every_forwarded_record(
     fw = make_firewall()
     fw.target.fails(["not-a-message-of-this-batch"])
     assert fw.handle(event) == failures(records[0], records[2])
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        {"batchItemFailures": [{"itemIdentifier": None}]},
+        {"batchItemFailures": [{"itemIdentifier": ""}]},
+        {"batchItemFailures": [{"ItemIdentifier": "misspelt"}]},
+        {"batchItemFailures": ["a bare id"]},
+        {"batchItemFailures": {"itemIdentifier": "not in a list"}},
+    ],
+)
+def test_a_partial_response_lambda_would_reject_fails_every_forwarded_record(
+    aws: Account, make_firewall: Callable[..., Harness], response: dict[str, Any]
+) -> None:
+    """Lambda fails a whole batch whose response has a null, empty or misspelt itemIdentifier;
+    taken for success, the records the target asked back would be deleted from the queue."""
+    event = aws.sqs_event([CLEAN_BODIES[0], MALICIOUS_BODIES[0], CLEAN_BODIES[1]])
+    records = event["Records"]
+    fw = make_firewall()
+    fw.target.behaviour = lambda _event: response
+    assert fw.handle(event) == failures(records[0], records[2])
+    reasons = {line.get("reason") for line in fw.record_lines()}
+    assert "target returned a malformed batchItemFailures: the batch failed" in reasons
+
+
+@pytest.mark.parametrize("response", [None, {}, {"batchItemFailures": None}, {"batchItemFailures": []}, "done"])
+def test_responses_lambda_takes_for_success_forward_every_record(
+    aws: Account, make_firewall: Callable[..., Harness], response: Any
+) -> None:
+    event = aws.sqs_event([CLEAN_BODIES[0], CLEAN_BODIES[1]])
+    fw = make_firewall()
+    fw.target.behaviour = lambda _event: response
+    assert fw.handle(event) == {"batchItemFailures": []}
+
+
+def test_no_forward_is_started_without_time_left_for_the_target(
+    aws: Account, make_firewall: Callable[..., Harness]
+) -> None:
+    """Killed while it waits for the target, the firewall answers for none of the batch: AWS would
+    deliver every record again, those the target took included. The quarantine is still written."""
+    event = aws.sqs_event([CLEAN_BODIES[0], MALICIOUS_BODIES[0], CLEAN_BODIES[1]])
+    records = event["Records"]
+    fw = make_firewall(target_timeout_ms="30000")
+    response = fw.processor.handle(json.loads(json.dumps(event)), Context(remaining_ms=25_000))
+    assert response == failures(records[0], records[2])
+    assert fw.targets.invocations == [] and len(aws.quarantined()) == 1
+    assert {line.get("reason") for line in fw.record_lines()} >= {"too little time left to wait for the target"}
+    fw.processor.handle(json.loads(json.dumps(event)), Context(remaining_ms=40_000))
+    assert fw.target.records == [records[0], records[2]]
+
+
+def test_a_record_delivered_again_keeps_its_envelope_and_its_review(
+    aws: Account, make_firewall: Callable[..., Harness]
+) -> None:
+    """The envelope key is the record's own: a second delivery must not overwrite the first
+    envelope, its evidence or the review state an operator gave it."""
+    event = aws.sqs_event([MALICIOUS_BODIES[1], CLEAN_BODIES[0]])
+    fw = make_firewall()
+    assert fw.handle(event) == {"batchItemFailures": []}
+    ((key, envelope),) = aws.quarantined().items()
+    envelope["status"], envelope["history"] = "released", [{"action": "release", "by": "reviewer"}]
+    aws.s3.put_object(Bucket="fw-quarantine", Key=key, Body=json.dumps(envelope).encode())
+    assert fw.handle(event) == {"batchItemFailures": []}
+    assert aws.quarantined()[key]["status"] == "released"
+    assert aws.quarantined()[key]["history"] == [{"action": "release", "by": "reviewer"}]
 
 
 def test_target_raising_fails_every_forwarded_record(aws: Account, make_firewall: Callable[..., Harness]) -> None:

@@ -82,6 +82,8 @@ def test_firewall_timeout_exceeds_target_timeout_plus_inspection_budget(template
         props = function["Properties"]
         budget_seconds = int(props["Environment"]["Variables"]["FIREWALL_BUDGET_MS"]) / 1000
         assert props["Timeout"] > 30 + budget_seconds  # the sample targets' timeout is 30 s
+        # the function waits for the target only with this much time left
+        assert props["Environment"]["Variables"]["FIREWALL_TARGET_TIMEOUT_MS"] == "30000"
 
 
 def test_queue_route_reports_partial_batch_failures(template: assertions.Template) -> None:
