@@ -398,6 +398,8 @@ def test_target_failure_fails_the_release_and_it_can_be_retried(account: Account
             raise RuntimeError("database down")
         if state["mode"] == "partial":
             return {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+        if state["mode"] == "malformed":  # Lambda fails a whole batch for a null itemIdentifier
+            return {"batchItemFailures": [{"itemIdentifier": None}]}
         return None
 
     account.targets.register("orders-worker", handler)
@@ -408,12 +410,16 @@ def test_target_failure_fails_the_release_and_it_can_be_retried(account: Account
     partial = run(account, "release", key, "--reason", "false positive")
     assert partial.code == 1 and "batchItemFailures" in partial.out
     assert account.raw(key) == before and not account.exists(lock_key(key))
+    state["mode"] = "malformed"
+    malformed = run(account, "release", key, "--reason", "false positive")
+    assert malformed.code == 1 and "malformed batchItemFailures" in malformed.out
+    assert account.raw(key) == before and not account.exists(lock_key(key))
 
     state["mode"] = "ok"
     retried = run(account, "release", key, "--reason", "false positive")
     assert retried.code == 0, retried.out
     _released(account, key)
-    assert len(account.targets.invocations) == 3
+    assert len(account.targets.invocations) == 4
 
 
 def test_lambda_refusing_the_invoke_fails_cleanly(account: Account) -> None:
