@@ -89,7 +89,15 @@ class Deleter:
         record_id = str(stored.envelope.get("record_id", ""))
         if stored.status == "deleted":
             return Outcome(key, record_id, "already deleted", _last(stored.envelope, "delete"))
+        problem = envelope_problem(key, stored.envelope)
+        if problem:
+            return Outcome(key, record_id, "failed", problem + "; nothing was deleted")
         copies = [str(o["copy_key"]) for o in stored.envelope.get("objects") or [] if o.get("copy_key")]
+        stem = key.removesuffix(".json") + ".object"
+        outside = [c for c in copies if not c.startswith(stem)]
+        if outside:
+            detail = f"the envelope names a copy outside its own keys ({outside[0][:80]}); nothing was deleted"
+            return Outcome(key, record_id, "failed", detail)
         where = ", ".join(f"s3://{self.store.bucket}/{c}" for c in copies) or "no object copies"
         if dry_run:
             return Outcome(key, record_id, "would delete", f"would remove {where}; the envelope would stay")
@@ -115,3 +123,26 @@ def _last(envelope: dict[str, Any], action: str) -> str:
         if isinstance(entry, dict) and entry.get("action") == action:
             return f"by {entry.get('by')} at {entry.get('at')}"
     return ""
+
+
+def envelope_problem(key: str, envelope: dict[str, Any]) -> str | None:
+    """Why the envelope at `key` cannot be acted on: a schema this version does not know, fields of
+    the wrong type, or a route, source or record id that disagrees with the key the firewall gave
+    it (an envelope edited or copied into place would otherwise release to the target it names)."""
+    from ..runtime.quarantine import SCHEMA_VERSION
+
+    if envelope.get("schema_version") != SCHEMA_VERSION:
+        return f"the envelope's schema_version {envelope.get('schema_version')!r} is not {SCHEMA_VERSION}"
+    if not isinstance(envelope.get("objects", []), list) or not all(
+        isinstance(obj, dict) for obj in envelope.get("objects") or []
+    ):
+        return "the envelope's objects are not a list of objects"
+    if not isinstance(envelope.get("history", []), list):
+        return "the envelope's history is not a list"
+    parts = key.split("/")
+    source = parts[-2] if len(parts) > 1 else ""
+    expected = {"route": parts[0], "source": source, "record_id": parts[-1].removesuffix(".json")}
+    for name, value in expected.items():
+        if envelope.get(name) != value:
+            return f"the envelope's {name} {str(envelope.get(name))[:64]!r} does not match its key"
+    return None

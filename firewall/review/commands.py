@@ -381,8 +381,9 @@ def _list(context: Context) -> int:
 
     filters = context.filters()
     progress = context.progress()
+    store = context.store()
     result = page(
-        context.store(),
+        store,
         filters,
         limit=context.args.limit,
         token=context.args.page_token,
@@ -390,6 +391,7 @@ def _list(context: Context) -> int:
         progress=progress,
     )
     progress.done()
+    _warn_unreadable(context, store)
     if context.args.json:
         document = {"items": [summary(item) for item in result.items], "next_page_token": result.next_token}
         print(json.dumps(document, indent=2), file=context.out)
@@ -409,13 +411,15 @@ def _resolve(context: Context, store: Any, ids: list[str]) -> list[str]:
 
 
 def _show(context: Context) -> int:
-    from .render import show
+    from .render import masked_objects, show
 
     store = context.store()
     (key,) = _resolve(context, store, [context.args.id])
     envelope = store.read(key).envelope
     if context.args.json:
         document = dict(envelope) if context.args.raw else {k: v for k, v in envelope.items() if k != "record"}
+        if not context.args.raw and "objects" in document:
+            document["objects"] = masked_objects(document["objects"])
         print(json.dumps({"key": key, "envelope": document}, indent=2), file=context.out)
         return EXIT_OK
     if context.args.raw:
@@ -448,8 +452,7 @@ def _release(context: Context) -> int:
     keys = _resolve(context, store, context.args.ids)
     identity = "unknown (dry run)" if context.args.dry_run else context.identity
     releaser = Releaser(store, context.clients.get_lambda(), identity=identity)
-    outcomes = [releaser.release(key, reason, dry_run=context.args.dry_run) for key in keys]
-    return _outcomes(context, outcomes)
+    return _outcomes(context, _each(keys, lambda key: releaser.release(key, reason, dry_run=context.args.dry_run)))
 
 
 def _delete(context: Context) -> int:
@@ -460,8 +463,30 @@ def _delete(context: Context) -> int:
     keys = _resolve(context, store, context.args.ids)
     identity = "unknown (dry run)" if context.args.dry_run else context.identity
     deleter = Deleter(store, identity=identity)
-    outcomes = [deleter.delete(key, reason, dry_run=context.args.dry_run) for key in keys]
-    return _outcomes(context, outcomes)
+    return _outcomes(context, _each(keys, lambda key: deleter.delete(key, reason, dry_run=context.args.dry_run)))
+
+
+def _warn_unreadable(context: Context, store: Any) -> None:
+    """Name the keys a listing skipped because they hold no readable envelope."""
+    for key in store.unreadable:
+        print(f"warning: s3://{store.bucket}/{key} is not a readable envelope; left out", file=context.err)
+
+
+def _each(keys: list[str], act: Callable[[str], Any]) -> list[Any]:
+    """`act` on each key, every outcome kept: one unreadable envelope must not hide that the records
+    before it were already released or deleted (an error becomes that key's failed outcome)."""
+    from .actions import Outcome
+
+    outcomes = []
+    for key in keys:
+        try:
+            outcomes.append(act(key))
+        except FirewallError as exc:
+            outcomes.append(Outcome(key, "", "failed", str(exc)))
+        except Exception as exc:
+            message = _aws_error(exc) or f"unexpected {type(exc).__name__}; see the envelope with show --raw"
+            outcomes.append(Outcome(key, "", "failed", message))
+    return outcomes
 
 
 def _stats(context: Context) -> int:
@@ -469,8 +494,10 @@ def _stats(context: Context) -> int:
     from .render import print_statistics, statistics
 
     progress = context.progress()
-    stats = statistics(select(context.store(), context.filters(), fetch=True, chunk=100, progress=progress))
+    store = context.store()
+    stats = statistics(select(store, context.filters(), fetch=True, chunk=100, progress=progress))
     progress.done()
+    _warn_unreadable(context, store)
     if context.args.json:
         print(json.dumps(stats, indent=2), file=context.out)
     else:
@@ -485,7 +512,10 @@ def _export(context: Context) -> int:
     store = context.store()
     filters = context.filters()
     target = Path(context.args.output) if context.args.output else None
-    out = target.open("w", encoding="utf-8") if target else context.out
+    try:
+        out = target.open("w", encoding="utf-8") if target else context.out
+    except OSError as exc:
+        raise ReviewError(f"cannot write {target}: {exc.strerror}") from None
     count = 0
     try:
         for item in select(store, filters, fetch=True, chunk=100, progress=progress):
@@ -496,6 +526,7 @@ def _export(context: Context) -> int:
         if target:
             out.close()
     progress.done()
+    _warn_unreadable(context, store)
     if target or context.err.isatty():
         print(f"{count} envelope(s) exported" + (f" to {target}" if target else ""), file=context.err)
     return EXIT_OK

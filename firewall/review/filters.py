@@ -37,7 +37,10 @@ def parse_time(text: str, *, now: datetime, end_of_day: bool = False) -> datetim
     relative = _RELATIVE.fullmatch(value.lower())
     if relative:
         amount, unit = int(relative.group(1)), relative.group(2)
-        return now - timedelta(**{_UNITS[unit]: amount})
+        try:
+            return now - timedelta(**{_UNITS[unit]: amount})
+        except OverflowError:
+            raise ReviewError(f"the time {text!r} lies before the year 1") from None
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
             day = date.fromisoformat(value)

@@ -33,7 +33,7 @@ from typing import Any
 
 from ..runtime.forwarder import batch_item_failures
 from ..runtime.quarantine import STATUS_TAG
-from .actions import Clock, Outcome, iso, utc_now
+from .actions import Clock, Outcome, envelope_problem, iso, utc_now
 from .filters import ReviewError
 from .store import ReviewStore, Stored, error_code, is_conflict, is_missing, lock_key
 
@@ -107,6 +107,9 @@ class Releaser:
         settled = _settled(stored)
         if settled is not None:
             return settled
+        problem = envelope_problem(key, stored.envelope)
+        if problem:
+            return Outcome(key, record_id, "failed", problem + "; nothing was delivered")
         delivery = delivery_for(stored.envelope)
         target = stored.envelope.get("target")
         if not isinstance(target, str) or not target:

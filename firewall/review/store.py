@@ -128,6 +128,8 @@ class ReviewStore:
         self.s3 = s3_client
         self.bucket = bucket
         self.workers = workers
+        self.unreadable: list[str] = []
+        """Keys a listing met that hold no readable envelope (`read_many` skips them)."""
 
     # -- listing -----------------------------------------------------------------------------
 
@@ -276,7 +278,11 @@ class ReviewStore:
             return []
 
         def one(key: str) -> Stored | None:
-            stored = self.try_read(key)
+            try:
+                stored = self.try_read(key)
+            except ReviewError:  # a listing shows the others; the command warns of this one
+                self.unreadable.append(key)
+                stored = None
             if progress:
                 progress.read()
             return stored

@@ -755,3 +755,77 @@ def test_firewall_command_uses_the_environment(
     assert [i["key"] for i in json.loads(capsys.readouterr().out)["items"]] == [key]
     assert cli.main(["quarantine", "show", "msg-env", "--bucket", "no-such-bucket"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def _rewrite(account: Account, key: str, **changes: Any) -> None:
+    """The envelope at `key` with some fields replaced, as someone with write access could do."""
+    envelope = account.envelope(key) | changes
+    account.s3.put_object(Bucket=QUARANTINE, Key=key, Body=json.dumps(envelope).encode())
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"route": "billing"}, "route 'billing' does not match its key"),
+        ({"record_id": "msg-other"}, "record_id 'msg-other' does not match its key"),
+        ({"schema_version": 99}, "schema_version 99 is not 1"),
+        ({"history": "x"}, "history is not a list"),
+        ({"objects": [1]}, "objects are not a list of objects"),
+    ],
+)
+def test_an_envelope_that_disagrees_with_its_key_is_neither_released_nor_deleted(
+    account: Account, changes: dict[str, Any], problem: str
+) -> None:
+    """An envelope edited or copied into place would otherwise be released to the target it names."""
+    key = account.quarantine(sqs_event("msg-t", at("2026-11-29T10:00")))
+    _rewrite(account, key, **changes)
+    for action in ("release", "delete"):
+        result = run(account, action, key, "--reason", "checking")
+        assert result.code == 1 and problem in result.out, result.out
+    assert account.targets.invocations == [] and account.envelope(key)["status"] == "pending"
+
+
+def test_delete_removes_only_copies_beside_its_envelope(account: Account) -> None:
+    first = account.quarantine(sqs_event("msg-a", at("2026-11-29T10:00")))
+    second = account.quarantine(sqs_event("msg-b", at("2026-11-29T10:00")))
+    _rewrite(account, second, objects=[{"bucket": "b", "key": "k", "copy_key": first}])
+    result = run(account, "delete", second, "--reason", "cleanup")
+    assert result.code == 1 and "a copy outside its own keys" in result.out
+    assert account.exists(first) and account.envelope(second)["status"] == "pending"
+
+
+def test_every_outcome_of_a_multi_record_release_is_reported(account: Account) -> None:
+    """The second envelope is unreadable: the first was already delivered, and that must show."""
+    good = account.quarantine(sqs_event("msg-ok", at("2026-11-29T10:00")))
+    bad = account.quarantine(sqs_event("msg-bad", at("2026-11-29T10:00")))
+    account.s3.put_object(Bucket=QUARANTINE, Key=bad, Body=b"{not json")
+    account.targets.register("orders-worker", lambda _event, _context: None)
+    result = run(account, "release", good, bad, "--reason", "false positive")
+    assert result.code == 1
+    assert "released: msg-ok" in result.out and f"failed: {bad}" in result.out
+
+
+def test_a_corrupt_envelope_is_left_out_of_a_listing_with_a_warning(account: Account) -> None:
+    good = account.quarantine(sqs_event("msg-ok", at("2026-11-29T10:00")))
+    bad = account.quarantine(sqs_event("msg-bad", at("2026-11-29T10:00")))
+    account.s3.put_object(Bucket=QUARANTINE, Key=bad, Body=b"{not json")
+    err = io.StringIO()
+    result = run(account, "list", err=err)
+    assert result.code == 0 and "msg-ok" in result.out and good
+    assert f"warning: s3://{QUARANTINE}/{bad} is not a readable envelope" in err.getvalue()
+
+
+def test_show_cuts_an_attacker_chosen_object_key_to_an_excerpt(account: Account) -> None:
+    long_key = "incoming/x' UNION SELECT card_number, cvv FROM cards -- <script>alert(document.cookie)</script>.jpg"
+    key = account.quarantine(sqs_event("msg-k", at("2026-11-29T10:00")))
+    _rewrite(account, key, objects=[{"bucket": "uploads", "key": long_key, "version_id": None, "copy_key": None}])
+    shown = run(account, "show", key)
+    as_json = run(account, "show", key, "--json")
+    assert long_key not in shown.out and long_key not in as_json.out
+    assert "incoming/x' UNION SELECT" in shown.out
+
+
+@pytest.mark.parametrize("argv", [["list", "--since", "9999999999d"], ["export", "-o", "/nonexistent/dir/x.jsonl"]])
+def test_bad_options_are_bad_input_not_a_traceback(account: Account, argv: list[str]) -> None:
+    err = io.StringIO()
+    assert run(account, *argv, err=err).code == 2 and "firewall quarantine:" in err.getvalue()
