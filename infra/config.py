@@ -38,7 +38,7 @@ class RouteSettings:
     target_timeout_seconds: int = 30
     """The target's timeout when the target is not defined in this app (an existing function)."""
     retry_attempts: int = 3
-    max_record_age_hours: int = 24
+    max_record_age_hours: int = 6
     include_old_image: bool = False
     inspect_object_metadata: bool = False
 
@@ -190,13 +190,24 @@ def _route(route: Any, spec: Any, defaults: RouteSettings, name: str) -> Route:
     if "source" not in body or "target" not in body:
         raise ConfigError(name, where, "needs both `source` and `target`")
     overrides = {k: v for k, v in body.items() if k not in structural}
-    return Route(
+    result = Route(
         name=route,
         source=_source(body["source"], name, where + ": source"),
         target=_target(body["target"], name, where + ": target"),
         settings=_settings(defaults, overrides, name, where, where + ": "),
         exclusions=_exclusions(body.get("exclusions") or [], name, where + ": exclusions"),
     )
+    s = result.settings
+    if result.source.kind == "queue" and s.batch_size > 10 and s.batching_window_seconds < 1:
+        raise ConfigError(name, where, "an SQS batch over 10 messages needs batching_window_seconds of 1 or more")
+    if result.source.kind == "table" and s.max_record_age_hours >= 24:
+        raise ConfigError(
+            name,
+            where,
+            "max_record_age_hours must be under 24: a DynamoDB stream keeps records 24 hours, and the "
+            "failure queue receives only where they were, so they must still be there when it is read",
+        )
+    return result
 
 
 def _exclusions(spec: Any, name: str, where: str) -> tuple[RouteExclusion, ...]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import jsii
-from aws_cdk import Duration, Stack, Token
+from aws_cdk import Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -84,7 +84,8 @@ class InspectionFunction(Construct):
         super().__init__(scope, construct_id)
         self.route = route
         self.target = target
-        inspection_seconds = math.ceil(options.budget.to_seconds() * max(1, min(batch_size, 10))) + 5
+        # every record of a batch may use its whole budget (a table's batch is 100 records by default)
+        inspection_seconds = math.ceil(options.budget.to_seconds() * max(1, batch_size)) + 5
         self.timeout = Duration.seconds(min(900, int(target_timeout.to_seconds()) + inspection_seconds))
         self.dead_letter_queue = sqs.Queue(
             self,
@@ -200,7 +201,7 @@ class EventFirewall(Construct):
         self.options.validate()
         self.target = target
         self.quarantine = quarantine or QuarantineBucket(self, "Quarantine")
-        self.alarm_topic = alarm_topic or _encrypted_topic(self, "Alarms")
+        self.alarm_topic = alarm_topic or _encrypted_topic(self, "Alarms", "Event firewall alarms", for_alarms=True)
         self.notification_topic = notification_topic
         """Told of each quarantined record (no payload); None: no notifications, alarms only."""
         self.target_timeout = target_timeout or _timeout_of(target)
@@ -332,12 +333,13 @@ class EventFirewall(Construct):
         route: str | None = None,
         batch_size: int = 100,
         retry_attempts: int = 3,
-        max_record_age: Duration = Duration.hours(24),
+        max_record_age: Duration = Duration.hours(6),
         max_batching_window: Duration = Duration.seconds(1),
     ) -> InspectionFunction:
         """DynamoDB streams: in order; the first failed record is reported by sequence number,
         batches are bisected on error, retries and record age are bounded, and what still fails
-        goes to the route's on-failure queue."""
+        goes to the route's on-failure queue. That queue gets where the records were, not the
+        records: the default age (6 h) leaves most of the stream's 24 hours to fetch them."""
         if table.table_stream_arn is None:
             raise ValueError("the table has no stream: enable one (NEW_IMAGE or NEW_AND_OLD_IMAGES)")
         inspection = self._route(route, "table", batch_size)
@@ -421,14 +423,26 @@ class EventFirewall(Construct):
         alarm.add_alarm_action(cw_actions.SnsAction(self.alarm_topic))
 
 
-def _encrypted_topic(scope: Construct, construct_id: str) -> sns.Topic:
-    return sns.Topic(
-        scope,
-        construct_id,
-        display_name="Event firewall alarms",
-        master_key=kms.Alias.from_alias_name(scope, f"{construct_id}Key", "alias/aws/sns"),
-        enforce_ssl=True,
-    )
+def _encrypted_topic(
+    scope: Construct, construct_id: str, display_name: str, *, for_alarms: bool = False
+) -> sns.Topic:
+    """An SNS topic encrypted at rest. CloudWatch cannot publish to a topic under the AWS-managed
+    key (its policy cannot name cloudwatch.amazonaws.com): an alarm topic gets a key of its own
+    that lets CloudWatch encrypt, or every alarm would fail to notify without a word."""
+    if for_alarms:
+        key = kms.Key(
+            scope,
+            f"{construct_id}Key",
+            description=f"{display_name}: lets CloudWatch alarms publish to the encrypted topic",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,
+            pending_window=Duration.days(7),
+        )
+        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        master_key: kms.IKey = key
+    else:
+        master_key = kms.Alias.from_alias_name(scope, f"{construct_id}Key", "alias/aws/sns")
+    return sns.Topic(scope, construct_id, display_name=display_name, master_key=master_key, enforce_ssl=True)
 
 
 def _timeout_of(target: lambda_.IFunction) -> Duration:

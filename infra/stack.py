@@ -38,7 +38,9 @@ class FirewallStack(Stack):
             "This is the server access log bucket; logging it to itself would loop",
         )
         self.alarm_topic = self._alarm_topic()
-        self.notification_topic = _encrypted_topic(self, "QuarantineNotifications")
+        self.notification_topic = _encrypted_topic(
+            self, "QuarantineNotifications", "Event firewall quarantine notices"
+        )
         if config.alarm_email:
             self.notification_topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
         self.reviewer_policy = iam.ManagedPolicy(
@@ -81,7 +83,7 @@ class FirewallStack(Stack):
     def _alarm_topic(self) -> sns.ITopic:
         if self.config.alarm_topic_arn:
             return sns.Topic.from_topic_arn(self, "Alarms", self.config.alarm_topic_arn)
-        topic = _encrypted_topic(self, "Alarms")
+        topic = _encrypted_topic(self, "Alarms", "Event firewall alarms", for_alarms=True)
         if self.config.alarm_email:
             topic.add_subscription(subscriptions.EmailSubscription(self.config.alarm_email))
         return topic
@@ -204,7 +206,7 @@ class FirewallStack(Stack):
     def _firewall_timeout(self, route: Route) -> int:
         s = route.settings
         target = 30 if route.target.sample else s.target_timeout_seconds
-        return min(900, target + int(-(-s.budget_ms * max(1, min(s.batch_size, 10)) // 1000)) + 5)
+        return min(900, target + int(-(-s.budget_ms * max(1, s.batch_size) // 1000)) + 5)
 
     def _bucket(self, route: Route) -> s3.IBucket:
         if route.source.existing:

@@ -193,6 +193,23 @@ def test_a_bad_signature_file_fails_synth_with_its_path_and_line(tmp_path: Path)
             "reviewer's reason",
         ),
         ({"defaults": {"max_bytes": 1}, "routes": {}}, "defaults.max_bytes"),
+        (
+            {
+                "routes": {
+                    "a": {
+                        "source": {"queue": "new"},
+                        "target": {"sample": "orders"},
+                        "batch_size": 50,
+                        "batching_window_seconds": 0,
+                    }
+                }
+            },
+            "an SQS batch over 10 messages needs batching_window_seconds of 1 or more",
+        ),
+        (
+            {"routes": {"a": {"source": {"table": "new"}, "target": {"sample": "orders"}, "max_record_age_hours": 24}}},
+            "max_record_age_hours must be under 24",
+        ),
     ],
 )
 def test_invalid_firewall_yaml_names_file_route_and_field(config: dict[str, object], message: str) -> None:

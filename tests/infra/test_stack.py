@@ -119,7 +119,7 @@ def test_stream_route_bisects_bounds_retries_and_age_and_has_a_failure_destinati
             },
             "BisectBatchOnFunctionError": True,
             "MaximumRetryAttempts": 3,
-            "MaximumRecordAgeInSeconds": 86400,
+            "MaximumRecordAgeInSeconds": 6 * 3600,  # well inside the stream's 24 h retention
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
             "StartingPosition": "TRIM_HORIZON",
             "DestinationConfig": {"OnFailure": {"Destination": assertions.Match.any_value()}},
@@ -251,6 +251,20 @@ def test_alarms_for_quarantine_errors_throttles_failed_events_and_iterator_age(t
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
     assert "KmsMasterKeyId" in resources(template, "AWS::SNS::Topic")[topic_id]["Properties"]
     template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+
+
+def test_cloudwatch_may_encrypt_to_the_alarm_topic(template: assertions.Template) -> None:
+    """Under the AWS-managed SNS key no alarm could publish: its key policy cannot name CloudWatch."""
+    topic_id = logical_id(template, "AWS::SNS::Topic", "Alarms")
+    key_ref = resources(template, "AWS::SNS::Topic")[topic_id]["Properties"]["KmsMasterKeyId"]
+    assert "alias/aws/sns" not in json.dumps(key_ref)
+    key = resources(template, "AWS::KMS::Key")[key_ref["Fn::GetAtt"][0]]
+    granted = [
+        statement
+        for statement in key["Properties"]["KeyPolicy"]["Statement"]
+        if statement.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert granted and {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(_actions(granted[0]))
 
 
 def test_cdk_nag_packs_find_no_unacknowledged_error_and_every_acknowledgement_has_a_reason(
