@@ -322,9 +322,23 @@ class EventFirewall(Construct):
             retry_attempts=2,
             max_event_age=Duration.hours(6),
         )
+        self._catch_target_failures(inspection)
         self._protected.append(bucket.bucket_arn)
         self._buckets.append(bucket)
         return inspection
+
+    def _catch_target_failures(self, inspection: InspectionFunction) -> None:
+        """A bucket route forwards to its target asynchronously: what the target then fails after
+        Lambda's retries must land somewhere, as it would have without the firewall. A target this
+        app defines gets the route's failed-events queue as its on-failure destination (unless it
+        has its own); an existing one is the owner's to configure (README)."""
+        target = self.target
+        if isinstance(target, lambda_.Function) and target.node.try_find_child("EventInvokeConfig") is None:
+            target.configure_async_invoke(
+                on_failure=destinations.SqsDestination(inspection.dead_letter_queue),
+                retry_attempts=2,
+                max_event_age=Duration.hours(6),
+            )
 
     def protect_table(
         self,

@@ -172,7 +172,12 @@ class FirewallStack(Stack):
         acknowledge(
             function, "AwsSolutions-IAM5[Resource::*]", "Sample target: X-Ray permissions have no resource scope"
         )
-        acknowledge(function, "Serverless-LambdaDLQ", "Invoked synchronously by the firewall, which owns retries")
+        acknowledge(
+            function,
+            "Serverless-LambdaDLQ",
+            "Invoked by the firewall: synchronously for queues and streams (the firewall reports failures"
+            " back to the source); asynchronously for buckets, with an on-failure destination",
+        )
         acknowledge(function, "Serverless-LambdaDefaultMemorySize", "Sample target: memory set explicitly to 256 MB")
         return function
 
