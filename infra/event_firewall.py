@@ -270,6 +270,9 @@ class EventFirewall(Construct):
                 if batch_size > 10 or max_batching_window.to_seconds()
                 else None,
                 report_batch_item_failures=True,
+                # the pollers stop at the function's reserved concurrency: throttled batches would
+                # count as receives and send clean messages to the dead-letter queue uninspected
+                max_concurrency=max(2, self.reserved_concurrency) if self.reserved_concurrency else None,
             )
         )
         self._protected.append(queue.queue_arn)

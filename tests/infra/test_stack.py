@@ -87,12 +87,15 @@ def test_firewall_timeout_exceeds_target_timeout_plus_inspection_budget(template
 
 
 def test_queue_route_reports_partial_batch_failures(template: assertions.Template) -> None:
+    """The pollers stop at the function's reserved concurrency (5): a throttled batch would count
+    as a receive and, five times over, send clean messages to the dead-letter queue uninspected."""
     template.has_resource_properties(
         "AWS::Lambda::EventSourceMapping",
         {
             "EventSourceArn": {"Fn::GetAtt": [logical_id(template, "AWS::SQS::Queue", "Sourceorders"), "Arn"]},
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
             "BatchSize": 10,
+            "ScalingConfig": {"MaximumConcurrency": 5},
         },
     )
 
