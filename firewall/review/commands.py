@@ -411,7 +411,9 @@ def _resolve(context: Context, store: Any, ids: list[str]) -> list[str]:
 
 
 def _show(context: Context) -> int:
-    from .render import masked_objects, show
+    from .release import read_lock
+    from .render import clean, masked_objects, show
+    from .store import lock_key
 
     store = context.store()
     (key,) = _resolve(context, store, [context.args.id])
@@ -430,6 +432,18 @@ def _show(context: Context) -> int:
         print(json.dumps(envelope.get("record"), indent=2), file=context.out)
         return EXIT_OK
     show(store.bucket, key, envelope, context.out)
+    lock = read_lock(store, key)
+    if lock is not None and envelope.get("status") == "pending":
+        print(
+            f"release lock: state {clean(lock.get('state'))!r} by {clean(lock.get('by'))} at {clean(lock.get('at'))}"
+            + (
+                f" - the target may have received the record; check it, then remove s3://{store.bucket}/"
+                f"{lock_key(key)} to allow another release"
+                if lock.get("state") == "uncertain"
+                else ""
+            ),
+            file=context.out,
+        )
     return EXIT_OK
 
 

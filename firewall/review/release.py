@@ -148,9 +148,10 @@ class Releaser:
             return Outcome(key, record_id, "failed", "other releases kept taking the lock; nothing was delivered")
         attempt = self._deliver(target, delivery)
         if not attempt.delivered:
+            self._record_attempt(key, lock, attempt)
             if attempt.certain:
                 self.store.delete(lock_key(key))
-                return Outcome(key, record_id, "failed", f"{attempt.detail}; the envelope is unchanged")
+                return Outcome(key, record_id, "failed", f"{attempt.detail}; the record stays pending")
             lock["state"] = "uncertain"
             self._put_lock(stored, lock, conditional=False)
             return Outcome(
@@ -216,17 +217,7 @@ class Releaser:
         return self._put_lock(stored, lock, conditional=True)
 
     def _read_lock(self, key: str) -> dict[str, Any] | None:
-        try:
-            response = self.store.s3.get_object(Bucket=self.store.bucket, Key=lock_key(key))
-        except Exception as exc:
-            if is_missing(exc):
-                return None
-            raise
-        try:
-            lock = json.loads(response["Body"].read())
-        except ValueError:
-            return {}
-        return lock if isinstance(lock, dict) else {}
+        return read_lock(self.store, key)
 
     def _wait(self, stored: Stored) -> Outcome | None:
         """Another release holds the lock: wait until it is done. None: the lock is gone (the other
@@ -290,6 +281,25 @@ class Releaser:
             return Attempt(False, f"{target} reported the record as failed (batchItemFailures)")
         return Attempt(True)
 
+    def _record_attempt(self, key: str, lock: dict[str, Any], attempt: Attempt) -> None:
+        """A failed delivery in the envelope's history (the status stays pending): who tried, when,
+        why, and whether the target may have received the record after all."""
+        entry = {
+            "action": "release failed",
+            "by": lock.get("by", self.identity),
+            "at": iso(self.clock()),
+            "reason": lock.get("reason", ""),
+            "target": lock.get("target"),
+            "detail": attempt.detail,
+            "target_may_have_received": not attempt.certain,
+        }
+
+        def change(envelope: dict[str, Any]) -> dict[str, Any]:
+            envelope.setdefault("history", []).append(entry)
+            return envelope
+
+        self.store.update(key, change)
+
     def _record(self, key: str, lock: dict[str, Any], *, completed_by: str | None = None) -> None:
         kept = ("target", "invocation", "deduplication_id", "message_group_id")
         details: dict[str, Any] = {k: lock[k] for k in kept if k in lock}
@@ -318,6 +328,21 @@ class Releaser:
         for obj in updated.envelope.get("objects") or []:
             if obj.get("copy_key") and updated.status == "released":
                 self.store.tag_status(str(obj["copy_key"]), "released")
+
+
+def read_lock(store: ReviewStore, key: str) -> dict[str, Any] | None:
+    """The release lock beside the envelope at `key` (None: no release holds it; {}: unreadable)."""
+    try:
+        response = store.s3.get_object(Bucket=store.bucket, Key=lock_key(key))
+    except Exception as exc:
+        if is_missing(exc):
+            return None
+        raise
+    try:
+        lock = json.loads(response["Body"].read())
+    except ValueError:
+        return {}
+    return lock if isinstance(lock, dict) else {}
 
 
 def _settled(stored: Stored) -> Outcome | None:

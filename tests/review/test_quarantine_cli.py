@@ -389,8 +389,9 @@ def test_release_sns_and_eventbridge_asynchronously(account: Account, source: st
 
 
 def test_target_failure_fails_the_release_and_it_can_be_retried(account: Account) -> None:
+    """Each failed attempt is in the history (who, when, why, what the target answered); the
+    record stays pending, and a later release delivers it."""
     key = account.quarantine(sqs_event("msg-fail", at("2026-11-29T10:00")))
-    before = account.raw(key)
     state = {"mode": "raise"}
 
     def handler(event: dict[str, Any], _context: Any) -> Any:
@@ -409,11 +410,14 @@ def test_target_failure_fails_the_release_and_it_can_be_retried(account: Account
     state["mode"] = "partial"
     partial = run(account, "release", key, "--reason", "false positive")
     assert partial.code == 1 and "batchItemFailures" in partial.out
-    assert account.raw(key) == before and not account.exists(lock_key(key))
     state["mode"] = "malformed"
     malformed = run(account, "release", key, "--reason", "false positive")
     assert malformed.code == 1 and "malformed batchItemFailures" in malformed.out
-    assert account.raw(key) == before and not account.exists(lock_key(key))
+    assert account.envelope(key)["status"] == "pending" and not account.exists(lock_key(key))
+    failures = account.envelope(key)["history"]
+    assert [entry["action"] for entry in failures] == ["release failed"] * 3
+    assert "raised an error" in failures[0]["detail"] and "database down" not in json.dumps(failures)
+    assert {entry["target_may_have_received"] for entry in failures} == {False}
 
     state["mode"] = "ok"
     retried = run(account, "release", key, "--reason", "false positive")
@@ -432,6 +436,31 @@ def test_lambda_refusing_the_invoke_fails_cleanly(account: Account) -> None:
     result = run(account, "release", key, "--reason", "false positive")
     assert result.code == 1 and "TooManyRequestsException" in result.out
     assert account.envelope(key)["status"] == "pending" and not account.exists(lock_key(key))
+
+
+def test_a_release_that_may_have_reached_the_target_is_recorded_and_shown(account: Account) -> None:
+    """A timeout leaves it unknown whether the target got the record: the attempt is in the
+    history, the lock stays, and show tells the reviewer what to check before releasing again."""
+    from botocore.exceptions import ReadTimeoutError
+
+    key = account.quarantine(sqs_event("msg-slow", at("2026-11-29T10:00")))
+    client = account.clients.get_lambda()
+
+    def time_out(**_: Any) -> None:
+        raise ReadTimeoutError(endpoint_url="https://lambda.example")
+
+    client.meta.events.register("before-send.lambda.Invoke", time_out)
+    try:
+        result = run(account, "release", key, "--reason", "false positive")
+    finally:
+        client.meta.events.unregister("before-send.lambda.Invoke", time_out)
+    assert result.code == 1 and "may have received the record" in result.out
+    (entry,) = account.envelope(key)["history"]
+    assert entry["action"] == "release failed" and entry["target_may_have_received"] is True
+    shown = run(account, "show", key)
+    assert "release lock: state 'uncertain'" in shown.out and lock_key(key) in shown.out
+    again = run(account, "release", key, "--reason", "false positive")
+    assert again.code == 1 and account.envelope(key)["status"] == "pending"
 
 
 def test_concurrent_releases_deliver_once(account: Account) -> None:
