@@ -258,10 +258,14 @@ class Context:
 
     @property
     def identity(self) -> str:
+        """Who acts, for the envelope's history. A release or delete by no one known is refused:
+        the history is the audit record of who let a quarantined record through."""
         if self._identity is None:
             from .actions import caller_arn
 
             self._identity = caller_arn(self.clients.get_sts())
+        if self._identity == "unknown":
+            raise ReviewError("cannot tell who you are (STS GetCallerIdentity failed): the history must name who acted")
         return self._identity
 
     def store(self) -> Any:

@@ -858,3 +858,19 @@ def test_show_cuts_an_attacker_chosen_object_key_to_an_excerpt(account: Account)
 def test_bad_options_are_bad_input_not_a_traceback(account: Account, argv: list[str]) -> None:
     err = io.StringIO()
     assert run(account, *argv, err=err).code == 2 and "firewall quarantine:" in err.getvalue()
+
+
+def test_a_release_by_no_one_known_is_refused(account: Account) -> None:
+    """STS cannot say who is acting: nothing is delivered, since the history must name who did."""
+
+    class NoSts:
+        def get_caller_identity(self) -> Any:
+            raise ConnectionError("sts unreachable")
+
+    key = account.quarantine(sqs_event("msg-who", at("2026-11-29T10:00")))
+    account.clients.sts = NoSts()
+    err = io.StringIO()
+    result = run(account, "release", key, "--reason", "false positive", err=err)
+    assert result.code == 2 and "cannot tell who you are" in err.getvalue()
+    assert account.targets.invocations == [] and account.envelope(key)["status"] == "pending"
+    assert run(account, "release", key, "--reason", "checking", "--dry-run").code == 0
