@@ -146,6 +146,10 @@ class Releaser:
                 return waited
         else:
             return Outcome(key, record_id, "failed", "other releases kept taking the lock; nothing was delivered")
+        settled = _settled(self.store.read(key))  # deleted (or released) while this release took the lock
+        if settled is not None:
+            self.store.delete(lock_key(key))
+            return settled
         attempt = self._deliver(target, delivery)
         if not attempt.delivered:
             self._record_attempt(key, lock, attempt)

@@ -874,3 +874,33 @@ def test_a_release_by_no_one_known_is_refused(account: Account) -> None:
     assert result.code == 2 and "cannot tell who you are" in err.getvalue()
     assert account.targets.invocations == [] and account.envelope(key)["status"] == "pending"
     assert run(account, "release", key, "--reason", "checking", "--dry-run").code == 0
+
+
+def test_a_record_deleted_while_its_release_takes_the_lock_is_not_delivered(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The release read the envelope pending; by the time it held the lock, a reviewer had deleted
+    the record. It reads the envelope again and stops."""
+    key = account.quarantine(sqs_event("msg-race-delete", at("2026-11-29T10:00")))
+    account.targets.register("orders-worker", lambda _event, _context: None)
+    acquire = Releaser._acquire
+
+    def acquire_then_delete(self: Releaser, stored: Any, lock: dict[str, Any]) -> bool:
+        taken = acquire(self, stored, lock)
+        envelope = account.envelope(key) | {"status": "deleted"}
+        account.s3.put_object(Bucket=QUARANTINE, Key=key, Body=json.dumps(envelope).encode())
+        return taken
+
+    monkeypatch.setattr(Releaser, "_acquire", acquire_then_delete)
+    result = run(account, "release", key, "--reason", "false positive")
+    assert "deleted" in result.out and account.targets.invocations == []
+    assert not account.exists(lock_key(key))
+
+
+def test_delete_waits_for_no_release_in_progress(account: Account) -> None:
+    key = account.quarantine(sqs_event("msg-locked", at("2026-11-29T10:00")))
+    lock = {"state": "delivering", "by": "arn:aws:sts::1:assumed-role/reviewer", "at": "2026-11-29T10:05:00Z"}
+    account.s3.put_object(Bucket=QUARANTINE, Key=lock_key(key), Body=json.dumps(lock).encode())
+    result = run(account, "delete", key, "--reason", "cleanup")
+    assert result.code == 1 and "holds the lock" in result.out
+    assert account.envelope(key)["status"] == "pending"
