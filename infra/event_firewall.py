@@ -503,15 +503,20 @@ class _NoDirectTrigger:
 
     def validate(self) -> list[str]:
         stack = Stack.of(self.firewall)
-        target_path = self.firewall.target.node.path
+        target = self.firewall.target
+        target_path = target.node.path
+        target_refs = [stack.resolve(target.function_name), stack.resolve(target.function_arn)]
+        protected = [stack.resolve(arn) for arn in self.firewall._protected]
         errors = []
         for construct in stack.node.find_all():
             if isinstance(construct, lambda_.CfnEventSourceMapping):
-                function = stack.resolve(construct.function_name)
-                source = stack.resolve(construct.event_source_arn)
-                target_ref = stack.resolve(self.firewall.target.function_name)
-                if function == target_ref and source in [stack.resolve(a) for a in self.firewall._protected]:
-                    errors.append(
-                        f"{target_path} is still triggered directly by a protected source ({construct.node.path})"
-                    )
+                function, source = stack.resolve(construct.function_name), stack.resolve(construct.event_source_arn)
+            elif isinstance(construct, lambda_.CfnPermission) and construct.principal == "s3.amazonaws.com":
+                # a bucket notification to the target grants S3 this permission on it
+                function, source = stack.resolve(construct.function_name), stack.resolve(construct.source_arn)
+            else:
+                continue
+            if function in target_refs and source in protected:
+                where = construct.node.path
+                errors.append(f"{target_path} is still triggered directly by a protected source ({where})")
         return errors

@@ -124,6 +124,19 @@ def test_a_target_still_triggered_by_its_protected_queue_fails_synth(tmp_path: P
         app.synth()
 
 
+def test_a_target_still_notified_by_its_protected_bucket_fails_synth(tmp_path: Path) -> None:
+    from aws_cdk import aws_s3_notifications as s3n
+
+    app = new_app(tmp_path)
+    stack = Stack(app, "BucketBypass")
+    target = _target(stack)
+    bucket = s3.Bucket(stack, "Uploads")
+    bucket.add_event_notification(s3.EventType.OBJECT_CREATED, s3n.LambdaDestination(target))
+    EventFirewall(stack, "Firewall", target=target).protect_bucket(bucket, route="uploads", prefix="incoming/")
+    with pytest.raises(Exception, match="still triggered directly"):
+        app.synth()
+
+
 def test_a_queue_with_a_short_visibility_timeout_fails_synth(tmp_path: Path) -> None:
     app = new_app(tmp_path)
     stack = Stack(app, "Short")
