@@ -92,10 +92,8 @@ class Deleter:
         problem = envelope_problem(key, stored.envelope)
         if problem:
             return Outcome(key, record_id, "failed", problem + "; nothing was deleted")
-        from .release import read_lock
-
-        lock = read_lock(self.store, key)
-        if lock is not None and stored.status == "pending":
+        lock = self.store.read_lock(key) if stored.status == "pending" else None
+        if lock is not None:
             detail = f"a release by {lock.get('by')} holds the lock (state {lock.get('state')!r}); nothing was deleted"
             return Outcome(key, record_id, "failed", detail)
         copies = [str(o["copy_key"]) for o in stored.envelope.get("objects") or [] if o.get("copy_key")]

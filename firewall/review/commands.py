@@ -415,7 +415,6 @@ def _resolve(context: Context, store: Any, ids: list[str]) -> list[str]:
 
 
 def _show(context: Context) -> int:
-    from .release import read_lock
     from .render import clean, masked_objects, show
     from .store import lock_key
 
@@ -436,8 +435,8 @@ def _show(context: Context) -> int:
         print(json.dumps(envelope.get("record"), indent=2), file=context.out)
         return EXIT_OK
     show(store.bucket, key, envelope, context.out)
-    lock = read_lock(store, key)
-    if lock is not None and envelope.get("status") == "pending":
+    lock = store.read_lock(key) if envelope.get("status") == "pending" else None
+    if lock is not None:
         print(
             f"release lock: state {clean(lock.get('state'))!r} by {clean(lock.get('by'))} at {clean(lock.get('at'))}"
             + (

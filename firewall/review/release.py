@@ -120,7 +120,7 @@ class Releaser:
         how = "synchronously" if delivery.invocation == SYNC else "asynchronously"
         if dry_run:
             detail = f"would invoke {target} {how} with {_shape(stored)}"
-            existing = self._read_lock(key)
+            existing = self.store.read_lock(key)
             if existing is not None:
                 detail = (
                     f"a release by {existing.get('by')} at {existing.get('at')} holds the lock (state "
@@ -220,9 +220,6 @@ class Releaser:
     def _acquire(self, stored: Stored, lock: dict[str, Any]) -> bool:
         return self._put_lock(stored, lock, conditional=True)
 
-    def _read_lock(self, key: str) -> dict[str, Any] | None:
-        return read_lock(self.store, key)
-
     def _wait(self, stored: Stored) -> Outcome | None:
         """Another release holds the lock: wait until it is done. None: the lock is gone (the other
         release failed), so this one may try to take it."""
@@ -233,7 +230,7 @@ class Releaser:
             settled = _settled(self.store.read(key))
             if settled is not None:
                 return settled
-            lock = self._read_lock(key)
+            lock = self.store.read_lock(key)
             if lock is None:
                 return None
             if lock.get("state") == "delivered":
@@ -332,21 +329,6 @@ class Releaser:
         for obj in updated.envelope.get("objects") or []:
             if obj.get("copy_key") and updated.status == "released":
                 self.store.tag_status(str(obj["copy_key"]), "released")
-
-
-def read_lock(store: ReviewStore, key: str) -> dict[str, Any] | None:
-    """The release lock beside the envelope at `key` (None: no release holds it; {}: unreadable)."""
-    try:
-        response = store.s3.get_object(Bucket=store.bucket, Key=lock_key(key))
-    except Exception as exc:
-        if is_missing(exc):
-            return None
-        raise
-    try:
-        lock = json.loads(response["Body"].read())
-    except ValueError:
-        return {}
-    return lock if isinstance(lock, dict) else {}
 
 
 def _settled(stored: Stored) -> Outcome | None:

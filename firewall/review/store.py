@@ -266,6 +266,20 @@ class ReviewStore:
                 encryption["SSEKMSKeyId"] = str(response["SSEKMSKeyId"])
         return Stored(key, envelope, str(response.get("ETag", "")), encryption)
 
+    def read_lock(self, key: str) -> dict[str, Any] | None:
+        """The release lock beside the envelope at `key` (None: no release holds it; {}: unreadable)."""
+        try:
+            response = self.s3.get_object(Bucket=self.bucket, Key=lock_key(key))
+        except Exception as exc:
+            if is_missing(exc):
+                return None
+            raise
+        try:
+            lock = json.loads(response["Body"].read())
+        except ValueError:
+            return {}
+        return lock if isinstance(lock, dict) else {}
+
     def read(self, key: str) -> Stored:
         stored = self.try_read(key)
         if stored is None:
