@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from ..runtime.errors import aws_error_code
 from ..runtime.quarantine import STATUS_TAG
 from .filters import Filters, ReviewError
 from .progress import Progress
@@ -35,12 +36,8 @@ MISSING_CODES = ("NoSuchKey", "NoSuchVersion", "404", "NotFound")
 UPDATE_ATTEMPTS = 8
 
 
-def error_code(exc: BaseException) -> str | None:
-    response = getattr(exc, "response", None)
-    if not isinstance(response, dict):
-        return None
-    code = response.get("Error", {}).get("Code")
-    return str(code) if code is not None else None
+error_code = aws_error_code
+"""The AWS error code, or None when AWS did not answer (the review tool tells the two apart)."""
 
 
 def is_missing(exc: BaseException) -> bool:
