@@ -53,8 +53,9 @@ def unreachable_target(target: str) -> str | None:
         hint = " (did you mean `any`?)" if target.lower() == "any" else ""
         return f"target {target!r} matches no field: paths start with {', '.join(FIELD_ROOTS)} or a wildcard{hint}"
     members = FIELD_ROOTS[root]
-    member = rest.split(".", 1)[0].split("[", 1)[0]
-    if members is None or (dot and (not member or not _GLOB.isdisjoint(rest.split(".", 1)[0]))):
+    segment = rest.split(".", 1)[0]
+    member = segment.split("[", 1)[0]
+    if members is None or (dot and (not member or not _GLOB.isdisjoint(segment))):
         return None
     if member not in members:
         return f"target {target!r} matches no field: after `{root}.` comes one of {', '.join(sorted(members))}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from firewall.sources import eventbridge, s3
-from firewall.sources.fields import Collector, JsonObject, as_str, child_path, member, parse_json_text
+from firewall.sources.fields import Collector, as_str, child_path, is_mapping, member, parse_json_text
 from firewall.sources.s3 import S3Object
 
 MAX_ENVELOPES = 4
@@ -41,7 +41,7 @@ def unwrap(collector: Collector, value: Any, path: str) -> list[S3Object]:
 def add_binary_attributes(collector: Collector, prefix: str, attributes: Any) -> None:
     """The decoded bytes of an SNS envelope's `Binary` attributes, at `<prefix>.NAME` (as a direct
     SNS record has them): the flat walk sees only their base64 text, which hides an attack."""
-    if not isinstance(attributes, dict | JsonObject):
+    if not is_mapping(attributes):
         return
     for name, attribute in attributes.items() if isinstance(attributes, dict) else attributes:
         if member(attribute, "Type") == "Binary":
