@@ -5,7 +5,6 @@ invoke only its target and write only its own quarantine prefix."""
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +61,13 @@ class InspectionOptions:
             raise ValueError(f"paranoia must be 1..4, got {self.paranoia!r}")
 
 
+def firewall_timeout_seconds(target_seconds: int, budget_ms: int, batch_size: int) -> int:
+    """The inspection function's timeout: the target's, every record of a batch using its whole
+    inspection budget (a table's batch is 100 records by default), and 5 s more; at most Lambda's
+    900 s, where the runtime's time guard takes over."""
+    return min(900, target_seconds + -(-budget_ms * max(1, batch_size) // 1000) + 5)
+
+
 class InspectionFunction(Construct):
     """One route's firewall function. Attributes: `function`, `role`, `dead_letter_queue`, `route`."""
 
@@ -84,9 +90,8 @@ class InspectionFunction(Construct):
         super().__init__(scope, construct_id)
         self.route = route
         self.target = target
-        # every record of a batch may use its whole budget (a table's batch is 100 records by default)
-        inspection_seconds = math.ceil(options.budget.to_seconds() * max(1, batch_size)) + 5
-        self.timeout = Duration.seconds(min(900, int(target_timeout.to_seconds()) + inspection_seconds))
+        target_seconds, budget_ms = int(target_timeout.to_seconds()), int(options.budget.to_milliseconds())
+        self.timeout = Duration.seconds(firewall_timeout_seconds(target_seconds, budget_ms, batch_size))
         self.dead_letter_queue = sqs.Queue(
             self,
             "FailedEvents",

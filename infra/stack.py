@@ -17,7 +17,13 @@ from constructs import Construct
 
 from .bundling import PROJECT_ROOT, firewall_code
 from .config import FirewallConfig, Route
-from .event_firewall import EventFirewall, InspectionFunction, InspectionOptions, _encrypted_topic
+from .event_firewall import (
+    EventFirewall,
+    InspectionFunction,
+    InspectionOptions,
+    _encrypted_topic,
+    firewall_timeout_seconds,
+)
 from .nag import BASIC_EXECUTION_ROLE, acknowledge, arn_in_finding
 from .quarantine_bucket import QuarantineBucket
 
@@ -211,7 +217,7 @@ class FirewallStack(Stack):
     def _firewall_timeout(self, route: Route) -> int:
         s = route.settings
         target = 30 if route.target.sample else s.target_timeout_seconds
-        return min(900, target + int(-(-s.budget_ms * max(1, s.batch_size) // 1000)) + 5)
+        return firewall_timeout_seconds(target, s.budget_ms, s.batch_size)
 
     def _bucket(self, route: Route) -> s3.IBucket:
         if route.source.existing:
