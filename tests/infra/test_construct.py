@@ -15,7 +15,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from cdk_support import ROOT, new_app
 
+from firewall.engine.checks import lint
 from firewall.engine.errors import SignatureError
+from firewall.engine.loader import load_directory
 from infra.config import ConfigError, parse_config
 from infra.event_firewall import EventFirewall, InspectionOptions
 
@@ -159,17 +161,54 @@ def test_invalid_options_are_refused(tmp_path: Path) -> None:
         EventFirewall(stack, "Firewall", target=_target(stack), options=InspectionOptions(mode="block"))
 
 
-def test_a_bad_signature_file_fails_synth_with_its_path_and_line(tmp_path: Path) -> None:
+_SIGNATURE_HEAD = (
+    "family: demo\nsignatures:\n  - id: FW-DEMO-001\n    title: t\n    severity: high\n    paranoia: 1\n"
+    "    targets: [any]\n    transforms: [lowercase]\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "    pattern: 'evil('\n    examples: {match: [evil], no_match: [good]}\n",
+            r"broken\.yaml:9 \[FW-DEMO-001\]: pattern does not compile",
+        ),
+        (
+            "    pattern: 'evil'\n    examples: {match: [evil], no_match: [devil]}\n",
+            r"broken\.yaml:3 \[FW-DEMO-001\]: no_match example detected: 'devil'",
+        ),
+        (  # `wickedx` matches, yet holds no literal of the declared prefilter: it would pass unseen
+            "    pattern: '(?:evil|wicked)x'\n    prefilter: ['evil']\n"
+            "    examples: {match: [evilx], no_match: [good]}\n",
+            r"broken\.yaml:3 \[FW-DEMO-001\]: prefilter misses 'wickedx'",
+        ),
+        (  # a long run of `a` makes this regex try every way of splitting it
+            "    pattern: '(a|aa)+!'\n    examples: {match: [aa!], no_match: [good]}\n",
+            r"broken\.yaml:3 \[FW-DEMO-001\]: catastrophic backtracking",
+        ),
+    ],
+    ids=["regex", "example", "prefilter", "backtracking"],
+)
+def test_a_bad_signature_file_fails_synth_with_its_path_and_line(tmp_path: Path, body: str, message: str) -> None:
     signatures = tmp_path / "signatures"
     signatures.mkdir()
-    (signatures / "broken.yaml").write_text(
-        "family: demo\nsignatures:\n  - id: FW-DEMO-001\n    title: t\n    severity: high\n    paranoia: 1\n"
-        "    targets: [any]\n    transforms: [lowercase]\n    pattern: 'evil('\n"
-        "    examples: {match: [evil], no_match: [good]}\n"
-    )
+    (signatures / "broken.yaml").write_text(_SIGNATURE_HEAD + body)
     stack = Stack(new_app(tmp_path / "out"), "Sigs")
-    with pytest.raises(SignatureError, match=r"broken\.yaml:9 \[FW-DEMO-001\]: pattern does not compile"):
+    with pytest.raises(SignatureError, match=message):
         EventFirewall(stack, "Firewall", target=_target(stack), signatures=signatures)
+
+
+def test_a_lint_warning_does_not_fail_synth(tmp_path: Path) -> None:
+    signatures = tmp_path / "signatures"
+    signatures.mkdir()
+    (signatures / "plain.yaml").write_text(
+        _SIGNATURE_HEAD + "    pattern: '[a-z]x'\n    examples: {match: [ax], no_match: [good]}\n"
+    )
+    (signature,) = load_directory(signatures)
+    assert [problem.level for problem in lint(signature)] == ["warning"]  # no literal: runs on every field
+    stack = Stack(new_app(tmp_path / "out"), "Sigs")
+    EventFirewall(stack, "Firewall", target=_target(stack), signatures=signatures)
 
 
 @pytest.mark.parametrize(
