@@ -52,6 +52,9 @@ class Source:
     prefix: str = ""
     suffix: str = ""
     stream_arn: str | None = None
+    kms_key: str | None = None
+    """ARN of the customer-managed KMS key an existing source is encrypted with: the firewall may
+    decrypt with it (to receive the queue's messages, read the bucket's objects, read the stream)."""
 
 
 @dataclass(frozen=True)
@@ -228,8 +231,11 @@ def _exclusions(spec: Any, name: str, where: str) -> tuple[RouteExclusion, ...]:
     return tuple(result)
 
 
+_KMS_KEY_ARN = re.compile(r"arn:aws[\w-]*:kms:[a-z0-9-]+:\d{12}:key/[\w-]+")
+
+
 def _source(spec: Any, name: str, where: str) -> Source:
-    body = _mapping(spec, name, where, ("queue", "bucket", "table", "prefix", "suffix", "stream_arn"))
+    body = _mapping(spec, name, where, ("queue", "bucket", "table", "prefix", "suffix", "stream_arn", "kms_key"))
     kinds = [k for k in ("queue", "bucket", "table") if k in body]
     if len(kinds) != 1:
         raise ConfigError(name, where, "name exactly one of queue, bucket or table")
@@ -244,12 +250,24 @@ def _source(spec: Any, name: str, where: str) -> Source:
     existing = None if value.strip() == "new" else value.strip()
     if kind == "table" and existing and not body.get("stream_arn"):
         raise ConfigError(name, where, "an existing table needs `stream_arn` (its stream must be enabled)")
+    kms_key = body.get("kms_key")
+    if kms_key is not None:
+        if existing is None:
+            raise ConfigError(name, where + ".kms_key", "applies to existing sources only: the stack encrypts its own")
+        if not isinstance(kms_key, str) or not _KMS_KEY_ARN.fullmatch(kms_key.strip()):
+            raise ConfigError(
+                name,
+                where + ".kms_key",
+                "the ARN of a KMS key (arn:aws:kms:REGION:ACCOUNT:key/ID): IAM cannot grant on an alias",
+            )
+        kms_key = kms_key.strip()
     return Source(
         kind,
         existing,
         prefix=str(body.get("prefix", "")),
         suffix=str(body.get("suffix", "")),
         stream_arn=body.get("stream_arn"),
+        kms_key=kms_key,
     )
 
 

@@ -7,6 +7,7 @@ from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -44,9 +45,7 @@ class FirewallStack(Stack):
             "This is the server access log bucket; logging it to itself would loop",
         )
         self.alarm_topic = self._alarm_topic()
-        self.notification_topic = _encrypted_topic(
-            self, "QuarantineNotifications", "Event firewall quarantine notices"
-        )
+        self.notification_topic = _encrypted_topic(self, "QuarantineNotifications", "Event firewall quarantine notices")
         if config.alarm_email:
             self.notification_topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
         self.reviewer_policy = iam.ManagedPolicy(
@@ -190,10 +189,9 @@ class FirewallStack(Stack):
     def _queue(self, route: Route) -> sqs.IQueue:
         existing = route.source.existing
         if existing:
-            if existing.startswith("arn:"):
-                return sqs.Queue.from_queue_arn(self, f"Source-{route.name}", existing)
+            arn = existing if existing.startswith("arn:") else self.format_arn(service="sqs", resource=existing)
             return sqs.Queue.from_queue_attributes(
-                self, f"Source-{route.name}", queue_arn=self.format_arn(service="sqs", resource=existing)
+                self, f"Source-{route.name}", queue_arn=arn, key_arn=route.source.kms_key
             )
         timeout = 6 * self._firewall_timeout(route)
         dlq = sqs.Queue(
@@ -214,6 +212,13 @@ class FirewallStack(Stack):
             dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=5),
         )
 
+    def _source_key(self, route: Route) -> kms.IKey | None:
+        """An existing source's customer-managed key: the source's grants to the firewall then
+        include decrypting with it (`kms:Decrypt` on that key only)."""
+        if route.source.kms_key is None:
+            return None
+        return kms.Key.from_key_arn(self, f"SourceKey-{route.name}", route.source.kms_key)
+
     def _firewall_timeout(self, route: Route) -> int:
         s = route.settings
         target = 30 if route.target.sample else s.target_timeout_seconds
@@ -221,7 +226,9 @@ class FirewallStack(Stack):
 
     def _bucket(self, route: Route) -> s3.IBucket:
         if route.source.existing:
-            return s3.Bucket.from_bucket_name(self, f"Source-{route.name}", route.source.existing)
+            return s3.Bucket.from_bucket_attributes(
+                self, f"Source-{route.name}", bucket_name=route.source.existing, encryption_key=self._source_key(route)
+            )
         return s3.Bucket(
             self,
             f"Source-{route.name}",
@@ -237,7 +244,11 @@ class FirewallStack(Stack):
     def _table(self, route: Route) -> dynamodb.ITable:
         if route.source.existing:
             return dynamodb.Table.from_table_attributes(
-                self, f"Source-{route.name}", table_name=route.source.existing, table_stream_arn=route.source.stream_arn
+                self,
+                f"Source-{route.name}",
+                table_name=route.source.existing,
+                table_stream_arn=route.source.stream_arn,
+                encryption_key=self._source_key(route),
             )
         return dynamodb.Table(
             self,

@@ -20,6 +20,8 @@ from firewall.engine.errors import SignatureError
 from firewall.engine.loader import load_directory
 from infra.config import ConfigError, parse_config
 from infra.event_firewall import EventFirewall, InspectionOptions
+from infra.nag import add_checks
+from infra.stack import FirewallStack
 
 
 def _target(stack: Stack, timeout: int = 60) -> lambda_.Function:
@@ -268,3 +270,56 @@ def test_invalid_firewall_yaml_names_file_route_and_field(config: dict[str, obje
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")) as error:
         parse_config(config, "firewall.yaml")
     assert str(error.value).startswith("firewall.yaml: ")
+
+
+_KEY = "arn:aws:kms:eu-west-1:111122223333:key/{}"
+
+
+def test_existing_sources_under_a_customer_managed_key_may_be_decrypted_with_it(tmp_path: Path) -> None:
+    target = {"function": "orders-handler"}
+    config = parse_config(
+        {
+            "routes": {
+                "queue": {"source": {"queue": "orders", "kms_key": _KEY.format("q")}, "target": target},
+                "bucket": {"source": {"bucket": "uploads", "kms_key": _KEY.format("b")}, "target": target},
+                "table": {
+                    "source": {
+                        "table": "items",
+                        "stream_arn": "arn:aws:dynamodb:eu-west-1:111122223333:table/items/stream/2026-01-01T00:00:00.000",
+                        "kms_key": _KEY.format("t"),
+                    },
+                    "target": target,
+                },
+                "plain": {"source": {"queue": "audit"}, "target": target},
+            }
+        },
+        "firewall.yaml",
+    )
+    app = new_app(tmp_path)
+    stack = FirewallStack(app, "Keys", config)
+    add_checks(app)
+    app.synth()  # an imported bucket's acknowledgements name its ARN as cdk-nag prints it
+    decrypting: dict[str, set[str]] = {}
+    for policy in assertions.Template.from_stack(stack).find_resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if "kms:Decrypt" in actions and isinstance(statement["Resource"], str):
+                roles = {role["Ref"] for role in policy["Properties"]["Roles"]}
+                decrypting.setdefault(statement["Resource"], set()).update(roles)
+    keys = {arn: roles for arn, roles in decrypting.items() if arn.startswith("arn:aws:kms:eu-west-1:111122223333")}
+    assert set(keys) == {_KEY.format(name) for name in ("q", "b", "t")}
+    assert all(len(roles) == 1 for roles in keys.values())  # each key: its own route's firewall only
+    assert len(set().union(*keys.values())) == 3
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ({"queue": "new", "kms_key": _KEY.format("k")}, "existing sources only"),
+        ({"queue": "orders", "kms_key": "alias/orders"}, "IAM cannot grant on an alias"),
+        ({"bucket": "uploads", "kms_key": ["arn"]}, "the ARN of a KMS key"),
+    ],
+)
+def test_a_source_key_must_be_the_arn_of_a_key_of_an_existing_source(source: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config({"routes": {"a": {"source": source, "target": {"sample": "orders"}}}}, "firewall.yaml")
