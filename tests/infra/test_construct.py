@@ -285,7 +285,7 @@ def test_existing_sources_under_a_customer_managed_key_may_be_decrypted_with_it(
                 "table": {
                     "source": {
                         "table": "items",
-                        "stream_arn": "arn:aws:dynamodb:eu-west-1:111122223333:table/items/stream/2026-01-01T00:00:00.000",
+                        "stream_arn": "arn:aws:dynamodb:eu-west-1:111122223333:table/items/stream/2026-01-01T00:00",
                         "kms_key": _KEY.format("t"),
                     },
                     "target": target,
