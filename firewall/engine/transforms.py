@@ -197,28 +197,57 @@ def remove_sql_comments(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=32)
-def _expansions(separator: str) -> tuple[regex.Pattern[str], regex.Pattern[str]]:
-    """`${IFS}`, `$IFS%...}` and `${x:-}`, and `{cmd,arg}` lists, none of which takes in `separator`
-    (none when ""): for texts joined by it (`batching`), each ends there as at the end of a text."""
+def _expansions(separator: str) -> tuple[regex.Pattern[str], regex.Pattern[str], regex.Pattern[str]]:
+    """`${IFS}`, `$IFS%...}` and `${x:-}`; `{cmd,arg}` lists; bash's ANSI-C quoting `$'...'`. None
+    takes in `separator` (none when ""): for texts joined by it (`batching`), each ends there as at
+    the end of a text."""
     inside = "[^}" + regex.escape(separator) + "]"
     ifs = regex.compile(r"\$\{?IFS(?:[%#]+" + inside + r"*)?\}?|\$\{" + inside + r"{0,20}:-? ?\}")
     item = r"[^{}\s" + regex.escape(separator) + "]{0,200}"
-    return ifs, regex.compile(r"\{(" + item + "," + item + r")\}")
+    escaped = r"\\[^" + regex.escape(separator) + "]" if separator else r"\\."
+    quoted = r"\$'((?:[^'\\" + regex.escape(separator) + "]|" + escaped + "){1,200})'"
+    return ifs, regex.compile(r"\{(" + item + "," + item + r")\}"), regex.compile(quoted, regex.DOTALL)
 
 
-_EMPTY_EXPANSIONS = regex.compile(r"\$@|\$\*|\$\{?[0-9]\}?(?=[A-Za-z/])")
+_EMPTY_EXPANSIONS = regex.compile(
+    r"\$@|\$\*|\$\{?[0-9]\}?(?=[A-Za-z/])|\$\(\s*\)|\$\{[A-Za-z_]\w{0,30}\}(?=[\w'\"/\\])|\$[A-Za-z_]\w{0,30}(?=['\"\\`])"
+)
+"""Expansions an attacker writes to yield nothing inside a word: `$@`, `$1`, an empty `$()`, and a
+variable (`${u}`, or `$u` before a quote) that is unset: `c$u'at'` and `w${u}get` run `cat` and `wget`."""
+_SLASH_SUBSTRINGS = regex.compile(r"\$\{(?:PATH|HOME|PWD|OLDPWD|SHELL):0:1\}")
+"""`${PATH:0:1}` and its like: the first character of a variable that always starts with `/`."""
+_ANSI_C_ESCAPE = regex.compile(r"\\(?:x([0-9A-Fa-f]{1,2})|([0-7]{1,3})|(.))", regex.DOTALL)
+_ANSI_C_NAMED = {"n": "\n", "t": "\t", "r": "\r", "e": "\x1b", "a": "\a", "b": "\b", "f": "\f", "v": "\v"}
+
+
+def _ansi_c(match: regex.Match[str]) -> str:
+    """The text bash makes of `$'...'`: hexadecimal, octal and named escapes; `\\'` is a quote."""
+
+    def escape(m: regex.Match[str]) -> str:
+        hexadecimal, octal, other = m.groups()
+        if hexadecimal is not None:
+            return chr(int(hexadecimal, 16))
+        if octal is not None:
+            return chr(int(octal, 8) & 0xFF)
+        return _ANSI_C_NAMED.get(other, other)
+
+    return _ANSI_C_ESCAPE.sub(escape, match.group(1))
 _CMD_QUOTES = str.maketrans("", "", "\\'\"^`")
 _CMD_QUOTE_CHARS = regex.compile(r"[\\'\"^`]")
 
 
 def cmdline_normalize(text: str, within: str = "") -> str:
-    """Undo shell obfuscation: `${IFS}` and `{cmd,arg}` become spaces, quotes, carets,
-    backslashes and empty expansions (`$@`, `$1`) vanish, so `c'a't${IFS}/e\\tc/pa""sswd`
-    reads `cat /etc/passwd`. `within`: the character that joins several texts none of which holds
+    """Undo shell obfuscation: `${IFS}` and `{cmd,arg}` become spaces, `$'\\x77'` its character,
+    `${PATH:0:1}` a slash, quotes, carets, backslashes and empty expansions (`$@`, `$1`, `$()`, an
+    unset `$u` inside a word) vanish, so `c'a't${IFS}/e\\tc/pa""sswd` and `c$u'at' /e$u'tc'/passwd`
+    read `cat /etc/passwd`. `within`: the character that joins several texts none of which holds
     it; each is then normalised as if alone."""
-    ifs, brace_list = _expansions(within)
+    ifs, brace_list, ansi_c = _expansions(within)
     if "$" in text:
         text = ifs.sub(" ", text)
+        if "$'" in text:
+            text = ansi_c.sub(_ansi_c, text)
+        text = _SLASH_SUBSTRINGS.sub("/", text)
         text = _EMPTY_EXPANSIONS.sub("", text)
     if "{" in text:
         text = brace_list.sub(lambda m: m.group(1).replace(",", " "), text)

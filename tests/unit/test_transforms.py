@@ -158,6 +158,13 @@ def test_remove_sql_comments(text: str, words: str) -> None:
         ("w^h^o^a^m^i", "whoami"),
         ("ca$@t /etc/passwd", "cat /etc/passwd"),
         ("`id`", "id"),
+        # bash expansions that yield nothing inside a word, or one character
+        ("c$u'at' /e$u'tc'/pa$u'sswd'", "cat /etc/passwd"),
+        ("w${u}get x", "wget x"),
+        ("cu$()rl x|ba$( )sh", "curl x|bash"),
+        ("$'\\x77get' x; $'\\143\\141t'", "wget x; cat"),
+        ("${PATH:0:1}bin${HOME:0:1}sh", "/bin/sh"),
+        ("US$100 costs $5, ${name} too", "US$100 costs $5, ${name} too"),  # nothing inside a word
     ],
 )
 def test_cmdline_normalize(text: str, plain: str) -> None:
