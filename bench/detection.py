@@ -3,10 +3,13 @@
     python bench/detection.py CORPUS_DIR [--paranoia N] [--family F] [--show-misses N] [--show-fp N]
 
 CORPUS_DIR holds gzip'd JSON Lines files (source, family, subfamily, payload, expect, trivial). Each
-non-trivial payload is placed where an attacker would put it: a string value in an SQS JSON body, an
-S3 object key (as S3 notifications encode it; keys over 1,024 bytes cannot exist and are skipped) and
-a DynamoDB stream string attribute; each placement goes through `Firewall.inspect_event`, the way
-the Lambda function sees it. `--quick` inspects the bare payload instead (fast, for tuning).
+non-trivial payload is counted once per family (the collections repeat some: a repeat would weigh
+twice) and placed where an attacker would put it: a string value in an SQS JSON body, an S3 object
+key under `incoming/` (URL-encoded as S3 notifications deliver it; a key over S3's 1,024 bytes of
+UTF-8 cannot exist and is skipped) and a DynamoDB stream string attribute; each placement goes
+through `Firewall.inspect_event`, the way the Lambda function sees it. Attack families this product
+has no signatures for (open redirects, scanner user agents, mixed API probes) are reported apart, as
+`out-of-scope`. `--quick` inspects the bare payload instead (fast, for tuning).
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ FAMILY_OF = {
     ("other", "api-mixed"): None,
 }
 S3_KEY_LIMIT = 1024
+"""Bytes of an S3 object key (UTF-8), its prefix included."""
+S3_KEY_PREFIX = "incoming/"
 PLACEMENTS = ("sqs", "s3", "dynamodb")
 
 
@@ -97,7 +102,7 @@ def s3_event(payload: str) -> dict[str, Any]:
                     "s3SchemaVersion": "1.0",
                     "configurationId": "upload",
                     "bucket": {"name": "uploads", "arn": "arn:aws:s3:::uploads"},
-                    "object": {"key": "incoming/" + quote_plus(payload, safe="/"), "size": 10,
+                    "object": {"key": S3_KEY_PREFIX + quote_plus(payload, safe="/"), "size": 10,
                                "eTag": "0", "sequencer": "0A1B"},
                 },
             }
@@ -153,6 +158,8 @@ def main() -> int:
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     misses: dict[str, list[str]] = defaultdict(list)
     fps: list[tuple[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    repeats = 0
     started = time.perf_counter()
     for case in read_corpus(args.corpus):
         if case.get("trivial"):
@@ -161,10 +168,15 @@ def main() -> int:
         if args.family and family != args.family:
             continue
         payload = case["payload"]
+        if (family, payload) in seen:
+            repeats += 1
+            continue
+        seen.add((family, payload))
         row = counts[family]
         row["n"] += 1
         for placement in placements:
-            if placement == "s3" and len(quote_plus(payload).encode()) > S3_KEY_LIMIT:
+            if placement == "s3" and len((S3_KEY_PREFIX + payload).encode()) > S3_KEY_LIMIT:
+                row["s3.skipped"] += 1
                 continue
             row[f"{placement}.n"] += 1
             hit = flagged(firewall, payload, placement, args.quick)
@@ -181,10 +193,13 @@ def main() -> int:
             p: round(100.0 * row[f"{p}.hit"] / row[f"{p}.n"], 2) for p in placements if row[f"{p}.n"]
         }
     if args.json:
-        print(json.dumps({"paranoia": args.paranoia, "seconds": round(elapsed, 1), "families": report}, indent=2))
+        document = {"paranoia": args.paranoia, "seconds": round(elapsed, 1), "repeats_skipped": repeats}
+        print(json.dumps(document | {"families": report}, indent=2))
     else:
         header = "  ".join(f"{p:>9}" for p in placements)
         print(f"paranoia {args.paranoia}, signature set {firewall.version}, {elapsed:.1f}s")
+        skipped = sum(row["s3.skipped"] for row in counts.values())
+        print(f"distinct payloads per family ({repeats} repeats skipped); {skipped} too long for an S3 key")
         print(f"{'family':<14} {'cases':>7}  {header}   (% flagged per placement)")
         for family, row in report.items():
             cells = "  ".join(f"{row.get(p, float('nan')):>8.2f}%" for p in placements)
