@@ -8,8 +8,10 @@ client's Invoke is answered in-process by a no-op local target (firewall.local.t
 timed is parsing, inspection, batch bookkeeping, building the forwarded event and the boto3 call
 path, audit lines and metrics. Nothing leaves the machine; output of the audit is discarded.
 
-Records per second of a 1,024 MB function are estimated from CPU time: Lambda gives a function
-1 vCPU at 1,769 MB and CPU in proportion below that, so 1,024 MB is about 0.58 of a vCPU.
+Records per second of a 1,024 MB function are estimated from this machine's CPU time: Lambda gives
+a function 1 vCPU at 1,769 MB and CPU in proportion below that, so 1,024 MB is about 0.58 of a vCPU.
+An estimate only: the stack's functions run on arm64 (Graviton), whose speed per core differs from the
+machine this runs on; measure in the account for a figure to plan capacity with.
 """
 
 from __future__ import annotations
@@ -93,13 +95,13 @@ def main() -> int:
     print(f"  per record   wall {wall / 10 * 1e3:7.3f} ms   cpu {cpu / 10 * 1e3:7.3f} ms")
     print(f"  engine alone (inspect_event)     cpu {engine / 10 * 1e3:7.3f} ms")
     print(f"  handler overhead beyond the engine  {(cpu - engine) / 10 * 1e3:7.3f} ms per record")
-    print(f"  records/s of a 1,024 MB function  ~{VCPU_AT_1024_MB / (cpu / 10):,.0f} (from CPU time)")
+    print(f"  records/s of a 1,024 MB function  ~{VCPU_AT_1024_MB / (cpu / 10):,.0f} (estimated from this machine's CPU time)")
     wall, cpu = _time(processor, large, max(3, args.rounds))
     engine = _engine(large, max(3, args.rounds))
     print("handler, one SQS record with a 256 KB benign JSON body")
     print(f"  per record   wall {wall * 1e3:7.1f} ms   cpu {cpu * 1e3:7.1f} ms")
     print(f"  engine alone (inspect_event)     cpu {engine * 1e3:7.1f} ms")
-    print(f"  records/s of a 1,024 MB function  ~{VCPU_AT_1024_MB / cpu:,.1f} (from CPU time)")
+    print(f"  records/s of a 1,024 MB function  ~{VCPU_AT_1024_MB / cpu:,.1f} (estimated from this machine's CPU time)")
     return 0
 
 
