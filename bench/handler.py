@@ -95,13 +95,13 @@ def main() -> int:
     print(f"  per record   wall {wall / 10 * 1e3:7.3f} ms   cpu {cpu / 10 * 1e3:7.3f} ms")
     print(f"  engine alone (inspect_event)     cpu {engine / 10 * 1e3:7.3f} ms")
     print(f"  handler overhead beyond the engine  {(cpu - engine) / 10 * 1e3:7.3f} ms per record")
-    print(f"  records/s of a 1,024 MB function  ~{VCPU_AT_1024_MB / (cpu / 10):,.0f} (estimated from this machine's CPU time)")
+    print(f"  records/s of a 1,024 MB function  ~{VCPU_AT_1024_MB / (cpu / 10):,.0f} (estimate: this machine's CPU)")
     wall, cpu = _time(processor, large, max(3, args.rounds))
     engine = _engine(large, max(3, args.rounds))
     print("handler, one SQS record with a 256 KB benign JSON body")
     print(f"  per record   wall {wall * 1e3:7.1f} ms   cpu {cpu * 1e3:7.1f} ms")
     print(f"  engine alone (inspect_event)     cpu {engine * 1e3:7.1f} ms")
-    print(f"  records/s of a 1,024 MB function  ~{VCPU_AT_1024_MB / cpu:,.1f} (estimated from this machine's CPU time)")
+    print(f"  records/s of a 1,024 MB function  ~{VCPU_AT_1024_MB / cpu:,.1f} (estimate: this machine's CPU)")
     return 0
 
 
