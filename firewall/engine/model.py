@@ -28,8 +28,8 @@ PARANOIA_LEVELS = (1, 2, 3, 4)
 
 FIELD_ROOTS: dict[str, frozenset[str] | None] = {
     "s3": frozenset({"bucket", "key", "object", "mail", "metadata", "tags"}),
-    "sqs": frozenset({"body", "attributes", "MessageGroupId", "MessageDeduplicationId"}),
-    "sns": frozenset({"subject", "message", "attributes"}),
+    "sqs": frozenset({"body", "attributes", "mail", "MessageGroupId", "MessageDeduplicationId"}),
+    "sns": frozenset({"subject", "message", "mail", "attributes"}),
     "dynamodb": frozenset({"Keys", "NewImage", "OldImage"}),
     "kinesis": frozenset({"data", "partitionKey"}),
     "eventbridge": None,

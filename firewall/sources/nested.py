@@ -1,15 +1,16 @@
-"""Envelopes inside bodies: an S3 notification, an SNS envelope or an EventBridge event in a message.
+"""Envelopes inside bodies: an S3 notification, an SNS envelope, an EventBridge event or an SES receipt
+(an inbound mail) in a message.
 
 The generic flattening already exposes their text (`sqs.body.Message...`); unwrapping adds what a
 flat walk cannot: decoded S3 keys as `s3.key`, the decoded bytes of an SNS envelope's binary
-attributes, and the objects the runtime must read.
+attributes, an inbound mail read as headers and parts (`ses`), and the objects the runtime must read.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from firewall.sources import eventbridge, s3
+from firewall.sources import eventbridge, s3, ses
 from firewall.sources.fields import Collector, as_str, child_path, is_mapping, member, parse_json_text
 from firewall.sources.s3 import S3Object
 
@@ -30,6 +31,9 @@ def unwrap(collector: Collector, value: Any, path: str) -> list[S3Object]:
             return s3.add_notification(collector, value)
         if eventbridge.is_event(value):
             return eventbridge.add_s3_object(collector, value)
+        if ses.is_receipt(value):
+            ses.add_receipt_content(collector, value, path)
+            return []
         if not is_sns_envelope(value):
             return []
         add_binary_attributes(collector, f"{path}.MessageAttributes", member(value, "MessageAttributes"))

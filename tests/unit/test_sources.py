@@ -63,6 +63,7 @@ FIXTURES = {
     "sqs_sns_s3.json": ("sqs", 2),
     "sns.json": ("sns", 2),
     "sns_s3.json": ("sns", 2),
+    "sns_ses_receipt.json": ("sns", 1),
     "dynamodb_stream.json": ("dynamodb", 3),
     "dynamodb_stream_malicious.json": ("dynamodb", 5),
     "kinesis.json": ("kinesis", 3),
@@ -86,7 +87,8 @@ def test_every_field_path_of_every_fixture_is_one_a_target_may_name() -> None:
 FIELD_PATHS = [
     "value", "value.note", "sqs.body", "sqs.body.note", "sqs.attributes.a", "sns.message", "sns.subject",
     "dynamodb.NewImage.note", "kinesis.data", "eventbridge.detail.note", "s3.key", "s3.bucket",
-    "s3.metadata.a", "s3.tags.a", "s3.object.note", "s3.mail.headers.To",
+    "s3.metadata.a", "s3.tags.a", "s3.object.note", "s3.mail.headers.To", "sns.mail.headers.Subject",
+    "sqs.mail.headers.Subject", "sqs.MessageGroupId", "sns.attributes.a",
 ]  # fmt: skip
 """A field of each kind a source gives (but whole documents), for signatures that list their roots."""
 
@@ -105,7 +107,8 @@ def test_line_based_crlf_signatures_cover_every_field_but_documents() -> None:
     assert len(listed) >= 5
     for sig in listed:
         assert [p for p in FIELD_PATHS if not any(fnmatchcase(p, glob) for glob in sig.targets)] == [], sig.id
-        assert not any(fnmatchcase(p, g) for p in ("s3.object", "s3.mail.parts[0]") for g in sig.targets), sig.id
+        documents = ("s3.object", "s3.mail.parts[0]", "sns.mail.parts[0]", "sqs.mail.parts[1]")
+        assert not any(fnmatchcase(p, g) for p in documents for g in sig.targets), sig.id
 
 
 def test_every_fixture_is_listed() -> None:
@@ -357,6 +360,72 @@ def test_binary_attributes_of_sns_envelopes_in_a_body_are_decoded() -> None:
     assert values(record, "sqs.body.Message.MessageAttributes.b") == [XSS]
     assert values(record, "sqs.body.MessageAttributes.s") == []  # the flat walk has it, at .Value
     assert values(record, "sqs.body.MessageAttributes.s.Value") == ["plain"]
+
+
+FORWARDED_PART = (
+    "Hi, see below.\r\n\r\n---------- Forwarded message ---------\r\nFrom: Alice <alice@example.com>\r\n"
+    "Subject: Re: numbers\r\nTo: Bob <bob@example.com>\r\nContent-Type: text/plain\r\n\r\nNumbers attached.\r\n"
+)
+
+
+def _ses_receipt(content: str, encoding: str = "UTF8") -> dict[str, Any]:
+    """The SES notification of the fixture, with another message (and encoding)."""
+    notification = json.loads(load("sns_ses_receipt.json")["Records"][0]["Sns"]["Message"])
+    notification["receipt"]["action"]["encoding"] = encoding
+    notification["content"] = content
+    return notification
+
+
+def _mail(subject: str, body: str) -> str:
+    return (
+        "From: Jane <jane@example.org>\r\nTo: orders@shop.example\r\nSubject: " + subject + "\r\n"
+        "Date: Sun, 29 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n" + body
+    )
+
+
+def test_an_ses_receipt_in_sns_is_read_as_a_mail() -> None:
+    """SES's SNS action publishes the raw message: its headers and parts are fields, not the whole
+    text, whose header lines every line-based CRLF signature would take for an injection."""
+    (record,) = parse_event(load("sns_ses_receipt.json")).records
+    assert values(record, "sns.message.content") == []
+    assert values(record, "sns.mail.headers.Subject") == ["Order 1001 - question"]
+    assert values(record, "sns.mail.parts[0]") == ["Hi, when will my order ship?\r\nThanks, Jane\r\n"]
+    assert values(record, "sns.message.mail.commonHeaders.subject") == ["Order 1001 - question"]
+
+
+def test_an_ses_receipt_in_base64_and_in_sqs_is_read_as_a_mail() -> None:
+    notification = _ses_receipt(b64(_mail("hello", XSS)), encoding="BASE64")
+    envelope = {"Type": "Notification", "MessageId": "n", "Message": json.dumps(notification)}
+    (record,) = parse_event(sqs_event({"messageId": "m", "body": json.dumps(envelope)})).records
+    assert values(record, "sqs.body.Message.content") == []
+    assert values(record, "sqs.mail.headers.Subject") == ["hello"]
+    assert values(record, "sqs.mail.parts[0]") == [XSS]
+    assert record.problems == []
+
+
+def test_a_forwarded_mail_is_not_header_injection_but_an_injected_header_and_an_attack_in_a_part_are() -> None:
+    from firewall import Firewall
+
+    firewall = Firewall.load()
+
+    def verdict(subject: str, body: str) -> set[str]:
+        event = load("sns_ses_receipt.json")
+        event["Records"][0]["Sns"]["Message"] = json.dumps(_ses_receipt(_mail(subject, body)))
+        (found,) = firewall.inspect_event(event)
+        return set(found.signature_ids)
+
+    assert verdict("Fwd: numbers", FORWARDED_PART) == set()
+    assert {"FW-CRLF-002", "FW-CRLF-004"} & verdict("=?utf-8?q?hi=0D=0ABcc:_victim@example.net?=", "hello")
+    assert any(sid.startswith("FW-XSS-") for sid in verdict("hello", XSS))
+
+
+def test_an_ses_receipt_whose_base64_is_broken_is_a_problem() -> None:
+    notification = _ses_receipt("not base64!", encoding="BASE64")
+    event = load("sns_ses_receipt.json")
+    event["Records"][0]["Sns"]["Message"] = json.dumps(notification)
+    (record,) = parse_event(event).records
+    assert record.problems and record.problems[0].startswith("sns.message.content: ")
+    assert values(record, "sns.message.content") == ["not base64!"]
 
 
 def test_sqs_wrapping_sns_wrapping_s3() -> None:

@@ -1,0 +1,53 @@
+"""SES receipt notifications: an inbound mail, raw, in the `content` of an SNS message.
+
+A receipt rule's SNS action publishes the whole message (up to 150 KB) as text or base64. Taken
+whole, a message is lines of `Name: value` after line breaks, what a header-injection signature
+looks for in a field: every inbound mail was quarantined. It is read as the mail it is, as an S3
+object holding one is (`mail`): its headers at `<root>.mail.headers.NAME`, its decoded parts at
+`<root>.mail.parts[i]`, where `<root>` is the record's source (`sns`, or `sqs` for SNS in SQS).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from firewall.sources.fields import Collector, as_str, decode_base64, member, text_or_bytes
+from firewall.sources.mail import add_message
+
+
+def is_receipt(value: Any) -> bool:
+    """An SES notification that carries the message itself."""
+    return member(value, "notificationType") == "Received" and isinstance(member(value, "content"), str)
+
+
+def add_receipt_content(collector: Collector, value: Any, path: str) -> None:
+    """Replace the raw message the flat walk took at `<path>.content` with its headers and parts.
+    Content SES sent as base64 is decoded first; a message that cannot be read stays whole."""
+    content_path = f"{path}.content"
+    content = as_str(member(value, "content")) or ""
+    if str(member(member(member(value, "receipt"), "action"), "encoding")).upper() == "BASE64":
+        data, problem = decode_base64(content)
+        if data is None:
+            collector.problem(f"{content_path}: {problem}")
+            return
+        decoded = text_or_bytes(data)
+        if isinstance(decoded, bytes):
+            collector.add(content_path, decoded)
+            return
+        content = decoded
+    collector.fields[:] = [field for field in collector.fields if field.path != content_path]
+    root = path.split(".", 1)[0]
+    try:
+        add_message(collector, f"{root}.mail", content, lambda at, part: _add_part(collector, at, part), content_path)
+    except Exception as exc:  # hostile mail must not end the inspection: it is taken whole
+        collector.problem(f"{content_path}: unreadable e-mail message ({type(exc).__name__}); inspected as text")
+        collector.walk_text(content_path, content)
+
+
+def _add_part(collector: Collector, path: str, data: bytes) -> None:
+    """A decoded part: text (JSON opened) or bytes."""
+    decoded = text_or_bytes(data)
+    if isinstance(decoded, str):
+        collector.walk_text(path, decoded)
+    else:
+        collector.add(path, decoded)
