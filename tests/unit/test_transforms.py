@@ -164,6 +164,7 @@ def test_remove_sql_comments(text: str, words: str) -> None:
         ("cu$()rl x|ba$( )sh", "curl x|bash"),
         ("$'\\x77get' x; $'\\143\\141t'", "wget x; cat"),
         ("${PATH:0:1}bin${HOME:0:1}sh", "/bin/sh"),
+        ("wg\\\net x; c\\\r\nat", "wget x; cat"),  # a backslash before a line break continues the line
         ("US$100 costs $5, ${name} too", "US$100 costs $5, ${name} too"),  # nothing inside a word
     ],
 )
