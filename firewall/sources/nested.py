@@ -31,10 +31,9 @@ def unwrap(collector: Collector, value: Any, path: str) -> list[S3Object]:
             return s3.add_notification(collector, value)
         if eventbridge.is_event(value):
             return eventbridge.add_s3_object(collector, value)
-        if ses.is_receipt(value):
-            ses.add_receipt_content(collector, value, path)
-            return []
         if not is_sns_envelope(value):
+            if ses.is_receipt(value):  # after the envelope test: an envelope is followed first
+                ses.add_receipt_content(collector, value, path)
             return []
         add_binary_attributes(collector, f"{path}.MessageAttributes", member(value, "MessageAttributes"))
         path = f"{path}.Message"

@@ -23,18 +23,20 @@ def add_receipt_content(collector: Collector, value: Any, path: str) -> None:
     """Replace the raw message the flat walk took at `<path>.content` with its headers and parts.
     Content SES sent as base64 is decoded first; a message that cannot be read stays whole."""
     content_path = f"{path}.content"
-    content = as_str(member(value, "content")) or ""
+    raw = as_str(member(value, "content")) or ""
+    content = raw
     if str(member(member(member(value, "receipt"), "action"), "encoding")).upper() == "BASE64":
-        data, problem = decode_base64(content)
+        data, problem = decode_base64(raw)
         if data is None:
             collector.problem(f"{content_path}: {problem}")
             return
         decoded = text_or_bytes(data)
-        if isinstance(decoded, bytes):
-            collector.add(content_path, decoded)
-            return
-        content = decoded
-    collector.fields[:] = [field for field in collector.fields if field.path != content_path]
+        # An 8-bit message is still a message: its headers and MIME structure are ASCII, and
+        # Latin-1 keeps every other byte.
+        content = decoded if isinstance(decoded, str) else data.decode("latin-1")
+    # Only the copy read here leaves the fields: with a duplicate `content` key, the other copy
+    # stays a field of its own, inspected whole.
+    collector.fields[:] = [f for f in collector.fields if not (f.path == content_path and f.value == raw)]
     # Imported here, not with the module: the standard library's e-mail package, loaded in every
     # process, made each later inspection of unrelated records 4-7% dearer (callgrind counts).
     from firewall.sources.mail import add_message

@@ -428,6 +428,44 @@ def test_an_ses_receipt_whose_base64_is_broken_is_a_problem() -> None:
     assert values(record, "sns.message.content") == ["not base64!"]
 
 
+def test_a_duplicate_content_key_leaves_the_copy_not_read_as_mail_a_field() -> None:
+    """JSON readers keep the last of two equal keys; the first copy must still be inspected."""
+    notification = json.dumps(_ses_receipt(_mail("hello", "hi")))
+    message = notification[:-1] + ', "content": "x;cat /etc/passwd"}'
+    first, last = message.index('"content"'), message.rindex('"content"')
+    message = message[:first] + '"content": "x;cat /etc/passwd", ' + message[first:last].rstrip(", ") + "}"
+    event = load("sns_ses_receipt.json")
+    event["Records"][0]["Sns"]["Message"] = message
+    (record,) = parse_event(event).records
+    assert values(record, "sns.message.content") == ["x;cat /etc/passwd"]
+    assert values(record, "sns.mail.headers.Subject") == ["hello"]
+
+
+def test_an_sns_envelope_that_also_looks_like_a_receipt_is_followed_as_an_envelope() -> None:
+    inner = load("s3_put.json")
+    envelope = {
+        "Type": "Notification",
+        "notificationType": "Received",
+        "content": _mail("hello", "hi"),
+        "Message": json.dumps(inner),
+        "MessageAttributes": {"b": {"Type": "Binary", "Value": b64(XSS)}},
+    }
+    (record,) = parse_event(sqs_event({"messageId": "m", "body": json.dumps(envelope)})).records
+    assert record.s3_objects != []
+    assert values(record, "sqs.body.MessageAttributes.b") == [XSS]
+
+
+def test_an_8_bit_receipt_in_base64_is_still_read_as_a_mail() -> None:
+    mail = _mail("caf\xe9", "").encode("latin-1") + b"d\xe9j\xe0 vu; " + XSS.encode()
+    event = load("sns_ses_receipt.json")
+    event["Records"][0]["Sns"]["Message"] = json.dumps(_ses_receipt(b64(mail), encoding="BASE64"))
+    (record,) = parse_event(event).records
+    assert values(record, "sns.message.content") == []
+    assert values(record, "sns.mail.headers.Subject") == ["caf\xe9"]
+    (part,) = values(record, "sns.mail.parts[0]")  # Latin-1 bytes: inspected as the matcher reads bytes
+    assert (part if isinstance(part, bytes) else part.encode("latin-1")).endswith(XSS.encode())
+
+
 def test_sqs_wrapping_sns_wrapping_s3() -> None:
     clean, evil = parse_event(load("sqs_sns_s3.json")).records
     assert evil.record_id == "e1f2a3b4-0000-4000-8000-000000000002"
