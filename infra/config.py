@@ -231,6 +231,7 @@ def _exclusions(spec: Any, name: str, where: str) -> tuple[RouteExclusion, ...]:
     return tuple(result)
 
 
+_BUCKET_ARN = re.compile(r"arn:aws[\w-]*:s3:::([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])")
 _KMS_KEY_ARN = re.compile(r"arn:aws[\w-]*:kms:[a-z0-9-]+:\d{12}:key/[\w-]+")
 
 
@@ -248,6 +249,11 @@ def _source(spec: Any, name: str, where: str) -> Source:
     if "stream_arn" in body and kind != "table":
         raise ConfigError(name, where, "stream_arn applies to tables only")
     existing = None if value.strip() == "new" else value.strip()
+    if kind == "bucket" and existing and existing.startswith("arn:"):
+        bucket_arn = _BUCKET_ARN.fullmatch(existing)
+        if bucket_arn is None:
+            raise ConfigError(name, f"{where}.bucket", "a bucket's name, or its ARN (arn:aws:s3:::NAME)")
+        existing = bucket_arn.group(1)
     if kind == "table" and existing and not body.get("stream_arn"):
         raise ConfigError(name, where, "an existing table needs `stream_arn` (its stream must be enabled)")
     kms_key = body.get("kms_key")

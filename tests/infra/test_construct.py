@@ -281,7 +281,7 @@ def test_existing_sources_under_a_customer_managed_key_may_be_decrypted_with_it(
         {
             "routes": {
                 "queue": {"source": {"queue": "orders", "kms_key": _KEY.format("q")}, "target": target},
-                "bucket": {"source": {"bucket": "uploads", "kms_key": _KEY.format("b")}, "target": target},
+                "bucket": {"source": {"bucket": "arn:aws:s3:::uploads", "kms_key": _KEY.format("b")}, "target": target},
                 "table": {
                     "source": {
                         "table": "items",
@@ -318,8 +318,10 @@ def test_existing_sources_under_a_customer_managed_key_may_be_decrypted_with_it(
         ({"queue": "new", "kms_key": _KEY.format("k")}, "existing sources only"),
         ({"queue": "orders", "kms_key": "alias/orders"}, "IAM cannot grant on an alias"),
         ({"bucket": "uploads", "kms_key": ["arn"]}, "the ARN of a KMS key"),
+        ({"bucket": "arn:aws:s3:::uploads/incoming/*"}, r"a bucket's name, or its ARN \(arn:aws:s3:::NAME\)"),
     ],
 )
 def test_a_source_key_must_be_the_arn_of_a_key_of_an_existing_source(source: dict[str, object], message: str) -> None:
+    """(And a bucket named by an ARN must be a bucket's ARN.)"""
     with pytest.raises(ConfigError, match=message):
         parse_config({"routes": {"a": {"source": source, "target": {"sample": "orders"}}}}, "firewall.yaml")
