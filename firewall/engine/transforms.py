@@ -232,6 +232,8 @@ def _ansi_c(match: regex.Match[str]) -> str:
         return _ANSI_C_NAMED.get(other, other)
 
     return _ANSI_C_ESCAPE.sub(escape, match.group(1))
+
+
 _LINE_CONTINUATION = regex.compile(r"\\\r?\n")
 """A backslash before a line break continues the line: `wg\\<newline>et` runs `wget`."""
 _CMD_QUOTES = str.maketrans("", "", "\\'\"^`")
@@ -240,10 +242,10 @@ _CMD_QUOTE_CHARS = regex.compile(r"[\\'\"^`]")
 
 def cmdline_normalize(text: str, within: str = "") -> str:
     """Undo shell obfuscation: `${IFS}` and `{cmd,arg}` become spaces, `$'\\x77'` its character,
-    `${PATH:0:1}` a slash, line continuations, quotes, carets, backslashes and empty expansions (`$@`, `$1`, `$()`, an
-    unset `$u` inside a word) vanish, so `c'a't${IFS}/e\\tc/pa""sswd` and `c$u'at' /e$u'tc'/passwd`
-    read `cat /etc/passwd`. `within`: the character that joins several texts none of which holds
-    it; each is then normalised as if alone."""
+    `${PATH:0:1}` a slash, and line continuations, quotes, carets, backslashes and empty expansions
+    (`$@`, `$1`, `$()`, an unset `$u` inside a word) vanish, so `c'a't${IFS}/e\\tc/pa""sswd` and
+    `c$u'at' /e$u'tc'/passwd` read `cat /etc/passwd`. `within`: the character that joins several
+    texts none of which holds it; each is then normalised as if alone."""
     ifs, brace_list, ansi_c = _expansions(within)
     if "$" in text:
         text = ifs.sub(" ", text)

@@ -225,6 +225,10 @@ class Collector:
             self.problem(f"{path}: {problem}")
             self.add(path, encoded)
             return
+        self.add_bytes(path, data)
+
+    def add_bytes(self, path: str, data: bytes) -> None:
+        """Decoded bytes: as text (JSON opened) when they read as text, else as bytes."""
         decoded = text_or_bytes(data)
         if isinstance(decoded, str):
             self.walk_text(path, decoded)

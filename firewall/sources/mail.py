@@ -44,6 +44,18 @@ def looks_like_mail(extension: str, content_type: str, text: str) -> bool:
     return position > 0 and head.startswith(("\r\n", "\n"), position) and len(names & _MAIL_HEADERS) >= 2
 
 
+def read_message(
+    collector: Collector, path: str, text: str, add_content: Callable[[str, bytes], None], whole_path: str
+) -> None:
+    """`add_message`, except that a message the parser fails on is a problem of the record and is
+    inspected whole, as text at `whole_path`: hostile mail must not end the inspection."""
+    try:
+        add_message(collector, path, text, add_content, whole_path)
+    except Exception as exc:
+        collector.problem(f"{whole_path}: unreadable e-mail message ({type(exc).__name__}); inspected as text")
+        collector.walk_text(whole_path, text)
+
+
 def add_message(
     collector: Collector, path: str, text: str, add_content: Callable[[str, bytes], None], whole_path: str
 ) -> None:

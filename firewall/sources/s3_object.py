@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from .base import Field
 from .fields import DEFAULT_LIMITS, Collector, Limits, text_encoding
-from .mail import add_message, looks_like_mail
+from .mail import looks_like_mail, read_message
 
 PATH = "s3.object"
 MAIL_PATH = "s3.mail"
@@ -137,11 +137,7 @@ def _add_data(
     if text is None:
         collector.add(path, data)
     elif mail and looks_like_mail(ext, kind, text):
-        try:
-            add_message(collector, MAIL_PATH, text, lambda at, part: _add_part(collector, at, part, max_bytes), path)
-        except Exception as exc:  # hostile mail must not end the inspection: it is taken whole
-            collector.problem(f"{path}: unreadable e-mail message ({type(exc).__name__}); inspected as text")
-            collector.walk_text(path, text)
+        read_message(collector, MAIL_PATH, text, lambda at, part: _add_part(collector, at, part, max_bytes), path)
     else:
         collector.walk_text(path, text)
         if ext in ("csv", "tsv") or kind in ("text/csv", "text/tab-separated-values"):

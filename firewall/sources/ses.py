@@ -39,19 +39,6 @@ def add_receipt_content(collector: Collector, value: Any, path: str) -> None:
     collector.fields[:] = [f for f in collector.fields if not (f.path == content_path and f.value == raw)]
     # Imported here, not with the module: the standard library's e-mail package, loaded in every
     # process, made each later inspection of unrelated records 4-7% dearer (callgrind counts).
-    from firewall.sources.mail import add_message
-    root = path.split(".", 1)[0]
-    try:
-        add_message(collector, f"{root}.mail", content, lambda at, part: _add_part(collector, at, part), content_path)
-    except Exception as exc:  # hostile mail must not end the inspection: it is taken whole
-        collector.problem(f"{content_path}: unreadable e-mail message ({type(exc).__name__}); inspected as text")
-        collector.walk_text(content_path, content)
+    from firewall.sources.mail import read_message
 
-
-def _add_part(collector: Collector, path: str, data: bytes) -> None:
-    """A decoded part: text (JSON opened) or bytes."""
-    decoded = text_or_bytes(data)
-    if isinstance(decoded, str):
-        collector.walk_text(path, decoded)
-    else:
-        collector.add(path, decoded)
+    read_message(collector, f"{path.split('.', 1)[0]}.mail", content, collector.add_bytes, content_path)
