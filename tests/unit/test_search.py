@@ -129,3 +129,15 @@ def test_outcomes_are_recalled_across_records_sharing_a_memo(make_sig: SigFactor
     assert [hit.path for hit in first.hits] == ["a"]
     assert [hit.path for hit in second.hits] == ["c"]
     assert second.error is None and second.hits[0].excerpt == first.hits[0].excerpt
+
+
+@pytest.mark.parametrize("signature_id", ["FW-LFI-001", "FW-LFI-014"])
+def test_traversal_signatures_search_fields_joined(
+    bundled_signatures: tuple[Signature, ...], signature_id: str
+) -> None:
+    """Every text of a flood of `..\\\\0042` is a traversal candidate: searched field by field, 19,000
+    texts cost two searches each; joined, a few. A module-specifier exception spanning a line break
+    would make the pattern unjoinable (the exception could borrow a `from` across the separator)."""
+    (sig,) = [s for s in bundled_signatures if s.id == signature_id]
+    assert joinable(sig.pattern)
+    assert _resolved(sig, ["import x from", "'../../../../etc/passwd'"]) == {1}
