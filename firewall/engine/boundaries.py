@@ -6,7 +6,11 @@ needs to find *nothing* past the text's edge, where the joined text has a newlin
 
 - `\\A` and `\\Z` (the joined pattern is compiled MULTILINE, so `^` and `$` hold at each newline);
 - a negative lookaround, a possessive quantifier or an atomic group that could take in a newline
-  (or holds `^`/`$`): each can fail on the newline where it succeeded at the end of the text;
+  (or holds `^`/`$`): each can fail on the newline where it succeeded at the end of the text. One
+  exception: a possessive run of single characters (`[^}]{0,200}+`) followed by what needs at least
+  one more character. Where the run stops inside the text, it stops there joined too; where it
+  reaches the text's end, alone nothing is left for what follows, so alone it matches nothing
+  the joined text could miss;
 - a back-reference: a group captured once for good (inside a lookaround) may take in the newline
   and the next text, and the reference then asks for that.
 
@@ -50,10 +54,12 @@ def joinable(pattern: str) -> bool:
     return not has_backreference(items) and _safe(items, bool(flags & c.SRE_FLAG_DOTALL), guarded=False)
 
 
-def _safe(items: list[tuple[Any, Any]], dotall: bool, guarded: bool) -> bool:
+def _safe(items: list[tuple[Any, Any]], dotall: bool, guarded: bool, tail: int | None = 0) -> bool:
     """No string anchor; inside a negative lookaround, possessive or atomic part (`guarded`), nothing
-    that could match a newline and no line anchor."""
-    for op, av in items:
+    that could match a newline and no line anchor. `tail`: characters the pattern needs at least
+    after `items`; None inside a lookbehind, which matches backwards."""
+    for number, (op, av) in enumerate(items):
+        after = None if tail is None else _min_width(items[number + 1 :]) + tail
         if op is c.AT:
             if av in (c.AT_BEGINNING_STRING, c.AT_END_STRING):
                 return False
@@ -65,27 +71,62 @@ def _safe(items: list[tuple[Any, Any]], dotall: bool, guarded: bool) -> bool:
                 return False
         elif op is c.POSSESSIVE_REPEAT:
             inner = list(av[2])
-            if _matches_newline(inner, dotall) or not _safe(inner, dotall, guarded=True):
+            run_then_more = not guarded and after is not None and after > 0 and _one_character(inner)
+            if (_matches_newline(inner, dotall) and not run_then_more) or not _safe(inner, dotall, guarded=True):
                 return False
         elif op is c.ASSERT:
-            if not _safe(list(av[1]), dotall, guarded):
+            direction, inner = av
+            if not _safe(list(inner), dotall, guarded, None if direction < 0 else 0):
                 return False
         elif op is c.SUBPATTERN:
             _group, add_flags, del_flags, inner = av
             inner_dotall = (dotall or bool(add_flags & c.SRE_FLAG_DOTALL)) and not del_flags & c.SRE_FLAG_DOTALL
-            if not _safe(list(inner), inner_dotall, guarded):
+            if not _safe(list(inner), inner_dotall, guarded, after):
                 return False
         elif op in (c.MAX_REPEAT, c.MIN_REPEAT):
-            if not _safe(list(av[2]), dotall, guarded):
+            body = list(av[2])
+            again = None if after is None else min(after, _min_width(body))  # another round, or what follows
+            if not _safe(body, dotall, guarded, again):
                 return False
         elif op is c.BRANCH:
-            if not all(_safe(list(branch), dotall, guarded) for branch in av[1]):
+            if not all(_safe(list(branch), dotall, guarded, after) for branch in av[1]):
                 return False
         elif op is c.GROUPREF_EXISTS:
             _group, yes, no = av
-            if not _safe(list(yes), dotall, guarded) or (no is not None and not _safe(list(no), dotall, guarded)):
+            if not _safe(list(yes), dotall, guarded, after) or (
+                no is not None and not _safe(list(no), dotall, guarded, after)
+            ):
                 return False
     return True
+
+
+_ONE_CHARACTER = (c.LITERAL, c.NOT_LITERAL, c.ANY, c.IN)
+
+
+def _one_character(items: list[tuple[Any, Any]]) -> bool:
+    """Whether `items` is one character (a literal, a set, `.`): repeated possessively, it takes
+    every character it can, one by one, and gives none back."""
+    return len(items) == 1 and items[0][0] in _ONE_CHARACTER
+
+
+def _min_width(items: list[tuple[Any, Any]]) -> int:
+    """The fewest characters `items` can match (0 for what this does not know)."""
+    total = 0
+    for op, av in items:
+        if op in _ONE_CHARACTER:
+            total += 1
+        elif op is c.SUBPATTERN:
+            total += _min_width(list(av[3]))
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            total += av[0] * _min_width(list(av[2]))
+        elif op is c.BRANCH:
+            total += min(_min_width(list(branch)) for branch in av[1])
+        elif op is c.ATOMIC_GROUP:
+            total += _min_width(list(av))
+        elif op is c.GROUPREF_EXISTS:
+            _group, yes, no = av
+            total += min(_min_width(list(yes)), 0 if no is None else _min_width(list(no)))
+    return total
 
 
 def _matches_newline(items: list[tuple[Any, Any]], dotall: bool) -> bool:

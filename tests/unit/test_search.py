@@ -35,8 +35,15 @@ SigFactory = Callable[..., Signature]
         (r"x(?!\s)", False),  # a newline is whitespace: true at a field's end, false before a separator
         (r"x(?![^a-z])", False),
         (r"(?s)x(?!.)", False),
-        (r"a\s*+b", False),
-        (r"a[^;]*+;", False),
+        (r"a\s*+b", True),  # a possessive run of single characters, then one more character: alone, a
+        (r"a[^;]*+;", True),  # run that reaches the text's end leaves nothing for it (never a match)
+        (r"\{[^}]{0,9}+(?:\[[^\]]*+\]|\|)", True),
+        (r"a\s*+", False),  # nothing after the run: alone it matches at the end, joined it takes the newline
+        (r"a\s*+(?:b)?", False),
+        (r"a(?:[^;]*+)*;", False),  # after one round, another one that may take nothing
+        (r"a(?=[^;]*+)b", False),
+        (r"(?>a\s*+b)", False),  # inside an atomic group: kept from newlines as before
+        (r"a(?:\s\s|x)*+b", False),  # a run of a group, not of one character
         (r"(?>a\s|a)b", False),
         (r"x(?!$)", False),
         (r"(a)\1(?!\1)", False),  # a back-reference could be anything
@@ -141,3 +148,19 @@ def test_traversal_signatures_search_fields_joined(
     (sig,) = [s for s in bundled_signatures if s.id == signature_id]
     assert joinable(sig.pattern)
     assert _resolved(sig, ["import x from", "'../../../../etc/passwd'"]) == {1}
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [r"a[^;]{0,3}+;", r"a\s*+b", r"\{[^}]{0,4}+(?:\[[^\]]{0,2}+\]|\|)[^}]*+\}", r"(?:x|a[^b]*+b)c?", r"a[^b]++(?=b)b"],
+)
+def test_possessive_runs_then_more_find_in_joined_fields_what_each_finds(make_sig: SigFactory, pattern: str) -> None:
+    """The possessive-run exception of `joinable`, on random fields over the characters these patterns
+    turn on (newlines and empty fields among them)."""
+    assert joinable(pattern)
+    sig = make_sig(pattern=pattern, prefilter=())
+    rng = random.Random(pattern)
+    for _ in range(200):
+        texts = ["".join(rng.choices("ab;{}[]| \n", k=rng.randint(0, 6))) for _ in range(rng.randint(2, 6))]
+        alone = [i for i, text in enumerate(texts) if regex.search(pattern, text)]
+        assert _resolved(sig, texts) == set(alone[:MAX_PATHS_PER_SIGNATURE]), texts
