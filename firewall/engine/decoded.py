@@ -7,6 +7,8 @@ already computed, and each distinct output is folded for the prefilter once.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 from .literals import fold
 from .transforms import TRANSFORMS, Trigger, triggered
 
@@ -21,6 +23,27 @@ def acting_decoders(text: str) -> frozenset[str]:
     Lower-casing ASCII wakes no trigger; outside ASCII it can (the Kelvin sign becomes `k`)."""
     acting = triggered(text)
     return acting if text.isascii() else acting | triggered(text.lower())
+
+
+_DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")
+SHAPED_LENGTH = 32
+"""Texts up to this long share `acting_decoders` with texts that differ from them only in digits."""
+
+
+def acting_decoders_of(texts: Iterable[str]) -> Iterator[tuple[str, frozenset[str]]]:
+    """Each text with its `acting_decoders`. No trigger tells one ASCII digit from another (a base64
+    run counts digits alike), so short texts that differ only in digits share one evaluation: a
+    flood's 19,000 counters, or SKUs and dates, cost a translation and a lookup each."""
+    shared: dict[str, frozenset[str]] = {}
+    for text in texts:
+        if len(text) > SHAPED_LENGTH:
+            yield text, acting_decoders(text)
+            continue
+        shape = text.translate(_DIGITS_AS_ZERO)
+        acting = shared.get(shape)
+        if acting is None:
+            acting = shared[shape] = acting_decoders(text)
+        yield text, acting
 
 
 class DecodedTexts:

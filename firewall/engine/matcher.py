@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from .batching import JoinedGroup, candidates_of_forms, forms_of, group_candidates, joinable_acting, settle
 from .compiler import RuleSet
-from .decoded import DecodedTexts, acting_decoders
+from .decoded import DecodedTexts, acting_decoders_of
 from .findings import MAX_PATHS_PER_SIGNATURE, Budget, Findings, Hit, Limits, Memo
 from .literals import fold
 from .model import Exclusion
@@ -118,8 +118,7 @@ def record_candidates(
             positions.append(index)
     plain: list[str] = []
     groups: dict[frozenset[str], list[str]] = {}
-    for text in distinct:
-        acting = acting_decoders(text)
+    for text, acting in acting_decoders_of(distinct):
         if acting:
             groups.setdefault(acting, []).append(text)
         else:

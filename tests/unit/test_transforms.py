@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from firewall.engine.decoded import acting_decoders
+from firewall.engine.decoded import SHAPED_LENGTH, acting_decoders, acting_decoders_of
 from firewall.engine.transforms import (
     MAX_BASE64_ATTEMPTS,
     MAX_BASE64_RUNS,
@@ -524,6 +524,19 @@ def test_triggered_finds_exactly_the_transforms_whose_trigger_occurs() -> None:
         samples.append(filler[:cut] + short + filler[cut:])
     for text in samples:
         assert triggered(text) == searched(text), text[:80]
+
+
+def test_texts_that_differ_only_in_digits_share_their_acting_decoders() -> None:
+    """`acting_decoders_of` evaluates one text per shape (ASCII digits as 0): every text must get what
+    its own evaluation gives, base64 runs of digits and letters and Unicode digits included."""
+    alphabet = list("aZ0123456789+/%&#;\\\x00'\"^`$-_{} \t\u0663\uff11é")
+    rng = random.Random(31)
+    texts = [*CORPUS, "A1" * 10, "A" * 19 + "7", "%4", "&#9", "\\7", "x" * SHAPED_LENGTH + "1"]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, SHAPED_LENGTH))) for _ in range(20_000)]
+    texts += [text.translate(str.maketrans("0123456789", "9876543210")) for text in texts]
+    shared = dict(acting_decoders_of(dict.fromkeys(texts)))
+    assert all(shared[text] == acting_decoders(text) for text in texts)
+    assert len({text.translate(str.maketrans("123456789", "000000000")) for text in shared}) < len(shared)
 
 
 def test_sql_comments_are_removed_as_the_two_substitutions_define_them() -> None:
