@@ -77,8 +77,9 @@ class QuarantineStore:
 
     def store(self, record: Record, verdict: Verdict, *, source_arn: str | None, received: datetime) -> str:
         """Copies the record's S3 objects, then writes the envelope; returns the envelope key. A
-        record delivered again finds its envelope written (the key is the record's own): that one
-        is kept, with its evidence and review history, and the record counts as quarantined.
+        record delivered again finds its copies and envelope written (the keys are the record's
+        own): those are kept, with their evidence and review status (an object replaced in an
+        unversioned bucket since does not replace its copy), and the record counts as quarantined.
 
         Raises (botocore errors) when anything could not be written: the caller must then report the
         record as failed so that AWS delivers it again.
@@ -95,10 +96,12 @@ class QuarantineStore:
                     CopySource=copy_source,
                     TaggingDirective="REPLACE",
                     Tagging=f"{STATUS_TAG}=pending",
+                    IfNoneMatch="*",
                     **self._encryption(),
                 )
             except Exception as exc:
-                if error_code(exc) in MISSING_OBJECT_CODES | {"NoSuchBucket"}:
+                code = error_code(exc)
+                if code in MISSING_OBJECT_CODES | {"NoSuchBucket"}:
                     copies.append(
                         {
                             "bucket": bucket,
@@ -109,7 +112,8 @@ class QuarantineStore:
                         }
                     )
                     continue
-                raise
+                if code != ALREADY_WRITTEN:  # else copied at an earlier delivery: that copy stays
+                    raise
             copies.append({"bucket": bucket, "key": object_key, "version_id": version, "copy_key": copy_key})
         envelope = {
             "schema_version": SCHEMA_VERSION,

@@ -121,10 +121,39 @@ def test_quarantine_write_failure_raises_so_the_event_is_retried_and_nothing_is_
     assert "quarantine write failed (NoSuchBucket)" in reasons
 
     aws.quarantine_bucket()  # the bucket is back: Lambda's retry of the same event settles it
-    for _ in range(2):  # a second redelivery overwrites the same envelope (deterministic key)
+    for _ in range(2):  # a second redelivery finds the same envelope written (deterministic key)
         assert fw.handle(event) == {"forwarded": 1, "quarantined": 1}
     assert fw.target.records == [uploads.record("data/sales.csv")] * 2
     assert len([k for k in aws.quarantine_keys() if k.endswith(".json")]) == 1
+
+
+def test_redelivered_record_keeps_its_first_object_copy_and_review_status(
+    aws: Account, make_firewall: Callable[..., Harness], uploads: Notifications
+) -> None:
+    """An unversioned bucket's object replaced before S3 delivers its record again: the copy taken
+    at the first delivery stays, as does what a reviewer set on it. S3 refuses a copy sent with
+    `If-None-Match: *` onto an existing key (412 PreconditionFailed); moto 5.2.5 honours that
+    header on PutObject only, so this answers for S3 where the header is sent and the key exists."""
+    fw = make_firewall()
+    key = "uploads/invoice.csv"
+    record = uploads.record(key)
+    assert fw.handle(s3_event(record)) == {"forwarded": 0, "quarantined": 1}
+    (envelope_key,) = [k for k in aws.quarantine_keys() if k.endswith(".json")]
+    copy_key = envelope_key.removesuffix(".json") + ".object"
+    fw.fail_s3(
+        "CopyObject",
+        lambda request: request["headers"].get("If-None-Match") == "*" and copy_key in aws.quarantine_keys(),
+        code="PreconditionFailed",
+        status=412,
+    )
+    reviewed = {"TagSet": [{"Key": "firewall-status", "Value": "released"}]}
+    aws.s3.put_object_tagging(Bucket=QUARANTINE, Key=copy_key, Tagging=reviewed)
+    aws.s3.put_object(Bucket=BUCKET, Key=key, Body=b"customer,amount\nacme,100,\"=HYPERLINK(1)\"\n")
+
+    assert fw.handle(s3_event(record)) == {"forwarded": 0, "quarantined": 1}
+    assert aws.tags(QUARANTINE, copy_key) == {"firewall-status": "released"}
+    assert aws.s3.get_object(Bucket=QUARANTINE, Key=copy_key)["Body"].read() == MALICIOUS[key]
+    assert sorted(aws.quarantine_keys()) == [envelope_key, copy_key]
 
 
 def test_quarantine_put_error_from_s3_raises_for_a_retry(
