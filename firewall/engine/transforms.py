@@ -216,19 +216,28 @@ _EMPTY_EXPANSIONS = regex.compile(
 variable (`${u}`, or `$u` before a quote) that is unset: `c$u'at'` and `w${u}get` run `cat` and `wget`."""
 _SLASH_SUBSTRINGS = regex.compile(r"\$\{(?:PATH|HOME|PWD|OLDPWD|SHELL):0:1\}")
 """`${PATH:0:1}` and its like: the first character of a variable that always starts with `/`."""
-_ANSI_C_ESCAPE = regex.compile(r"\\(?:x([0-9A-Fa-f]{1,2})|([0-7]{1,3})|(.))", regex.DOTALL)
-_ANSI_C_NAMED = {"n": "\n", "t": "\t", "r": "\r", "e": "\x1b", "a": "\a", "b": "\b", "f": "\f", "v": "\v"}
+_ANSI_C_ESCAPE = regex.compile(
+    r"\\(?:x([0-9A-Fa-f]{1,2})|([0-7]{1,3})|u([0-9A-Fa-f]{1,4})|U([0-9A-Fa-f]{1,8})|c([\x20-\x7e])|(.))", regex.DOTALL
+)
+_ANSI_C_NAMED = {"n": "\n", "t": "\t", "r": "\r", "e": "\x1b", "E": "\x1b", "a": "\a", "b": "\b", "f": "\f", "v": "\v"}
 
 
 def _ansi_c(match: regex.Match[str]) -> str:
-    """The text bash makes of `$'...'`: hexadecimal, octal and named escapes; `\\'` is a quote."""
+    """The text bash makes of `$'...'`: hexadecimal, octal, Unicode (`\\u0077`), control (`\\cJ`)
+    and named escapes; `\\'` is a quote. A code point no character has stays written out."""
 
     def escape(m: regex.Match[str]) -> str:
-        hexadecimal, octal, other = m.groups()
+        hexadecimal, octal, short_unicode, long_unicode, control, other = m.groups()
+        unicode = short_unicode or long_unicode
         if hexadecimal is not None:
             return chr(int(hexadecimal, 16))
         if octal is not None:
             return chr(int(octal, 8) & 0xFF)
+        if unicode is not None:
+            code = int(unicode, 16)
+            return m.group(0) if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF else chr(code)
+        if control is not None:
+            return chr(ord(control) & 0x1F)
         return _ANSI_C_NAMED.get(other, other)
 
     return _ANSI_C_ESCAPE.sub(escape, match.group(1))

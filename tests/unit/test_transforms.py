@@ -163,6 +163,8 @@ def test_remove_sql_comments(text: str, words: str) -> None:
         ("w${u}get x", "wget x"),
         ("cu$()rl x|ba$( )sh", "curl x|bash"),
         ("$'\\x77get' x; $'\\143\\141t'", "wget x; cat"),
+        ("$'\\u0077'get x; $'\\U00000063'at; $'\\cJ'", "wget x; cat; \n"),
+        ("$'\\U110000\\ud800'x", "U110000ud800x"),  # no such character: written out, less its backslash
         ("${PATH:0:1}bin${HOME:0:1}sh", "/bin/sh"),
         ("wg\\\net x; c\\\r\nat", "wget x; cat"),  # a backslash before a line break continues the line
         ("US$100 costs $5, ${name} too", "US$100 costs $5, ${name} too"),  # nothing inside a word
