@@ -152,6 +152,11 @@ def child_path(parent: str, key: str, limits: Limits) -> str:
     return f"{parent}.{segment}" if parent else segment
 
 
+MAX_SET_PATH_ITEMS = 32
+"""Lists up to this long that hold "prototype" are also read as a property path. Lodash's `set`,
+dot-prop and object-path take a path as a list (`["constructor", "prototype", "isAdmin"]`), one
+name per member: each member alone says nothing, their join is `constructor.prototype.isAdmin`."""
+
 _NOTHING = frozenset({int, float, bool, type(None)})
 """Exact types of the JSON scalars that are never fields: a container skips them without a stack entry."""
 
@@ -288,6 +293,8 @@ class Collector:
                         fields.append(_new_field(Field, (f"{path}[{index}]", item)))
                     else:
                         self.add(f"{path}[{index}]", item)
+                if len(value) <= MAX_SET_PATH_ITEMS and "prototype" in value:
+                    self.add(path, ".".join(item for item in value if type(item) is str))
             else:
                 # Every key is a field at `<path>.{}`, every member is walked at `<path>.<key>`.
                 pairs: Any = value if isinstance(value, JsonObject) else [

@@ -290,3 +290,29 @@ def test_a_prepared_batch_gets_the_verdicts_its_records_get_alone(bundled: Firew
         assert [v.to_dict() for v in together] == [v.to_dict() for v in alone], path.name
         checked += len(alone)
     assert checked >= 20
+
+
+def test_a_property_path_given_as_a_list_is_quarantined(bundled: Firewall, sqs_event: SqsEvent) -> None:
+    """Prototype pollution through a set-path list, in an SQS body and in a DynamoDB item: each
+    member alone is a harmless word."""
+    body = json.dumps({"op": "set", "path": ["constructor", "prototype", "isAdmin"], "value": True})
+    stream = {
+        "Records": [
+            {
+                "eventID": "1",
+                "eventName": "INSERT",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "us-east-1",
+                "dynamodb": {
+                    "Keys": {"pk": {"S": "pref#1"}},
+                    "NewImage": {"pk": {"S": "pref#1"}, "path": {"L": [{"S": "constructor"}, {"S": "prototype"}]}},
+                },
+            }
+        ]
+    }
+    for event, path in ((sqs_event(body), "sqs.body.path"), (stream, "dynamodb.NewImage.path")):
+        (verdict,) = bundled.inspect_event(event)
+        assert verdict.action == "quarantine"
+        assert any(m.signature_id == "FW-PROTO-002" and m.path == path for m in verdict.matches), verdict.matches
+    (benign,) = bundled.inspect_event(sqs_event(json.dumps({"tags": ["javascript", "prototype", "constructor"]})))
+    assert benign.action == "forward", benign.matches

@@ -39,6 +39,15 @@ def test_strings_and_keys_become_fields_numbers_do_not() -> None:
     assert problems == []
 
 
+def test_a_list_holding_prototype_is_also_read_as_a_property_path() -> None:
+    """`_.set(target, ["constructor", "prototype", "isAdmin"], true)`: one name per member."""
+    fields, _ = flatten_value("b", '{"path": ["constructor", "prototype", "isAdmin"], "tags": ["a", "b"]}')
+    got = paths(fields)
+    assert got["b.path"] == ["constructor.prototype.isAdmin"]
+    assert got["b.path[1]"] == ["prototype"]
+    assert "b.tags" not in got, "only lists naming prototype"
+
+
 def test_json_in_a_string_is_opened_under_the_same_path() -> None:
     inner = json.dumps({"q": "1' OR '1'='1"})
     fields, _ = flatten_value("body", json.dumps({"payload": inner}))
