@@ -50,6 +50,15 @@ ALREADY_WRITTEN = "PreconditionFailed"
 """S3's answer to a write with `If-None-Match: *` when the key exists."""
 
 
+def takes_parameter(client: Any, operation: str, parameter: str) -> bool:
+    """Whether the client's API model knows `parameter` of `operation`: an older botocore refuses
+    an unknown one before sending anything."""
+    try:
+        return parameter in client.meta.service_model.operation_model(operation).input_shape.members
+    except Exception:  # not a botocore client, or no such operation: assume not
+        return False
+
+
 class QuarantineStore:
     def __init__(
         self,
@@ -67,6 +76,7 @@ class QuarantineStore:
         self.target = target
         self.signature_set = signature_set
         self.kms_key = kms_key
+        self._conditional_copies = takes_parameter(s3_client, "CopyObject", "IfNoneMatch")
 
     def _encryption(self) -> dict[str, str]:
         """The route's KMS key when set; otherwise the bucket's default encryption applies (naming
@@ -74,6 +84,29 @@ class QuarantineStore:
         if self.kms_key:
             return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key}
         return {}
+
+    def _copy(self, copy_key: str, copy_source: dict[str, str]) -> None:
+        """Copy an object beside its envelope, only where no copy is yet (If-None-Match: *). Where
+        the SDK the runtime carries predates that parameter of CopyObject (botocore before 1.41),
+        or S3 answers 501 Not Implemented to it, the copy is made as before, unconditionally: a
+        copy replaced on redelivery is better than a record that can never be quarantined."""
+        while True:
+            condition = {"IfNoneMatch": "*"} if self._conditional_copies else {}
+            try:
+                self.s3.copy_object(
+                    Bucket=self.bucket,
+                    Key=copy_key,
+                    CopySource=copy_source,
+                    TaggingDirective="REPLACE",
+                    Tagging=f"{STATUS_TAG}=pending",
+                    **condition,
+                    **self._encryption(),
+                )
+                return
+            except Exception as exc:
+                if not condition or error_code(exc) != "NotImplemented":
+                    raise
+                self._conditional_copies = False
 
     def store(self, record: Record, verdict: Verdict, *, source_arn: str | None, received: datetime) -> str:
         """Copies the record's S3 objects, then writes the envelope; returns the envelope key. A
@@ -90,15 +123,7 @@ class QuarantineStore:
             copy_key = object_copy_key(key, index)
             copy_source = {"Bucket": bucket, "Key": object_key} | ({"VersionId": version} if version else {})
             try:
-                self.s3.copy_object(
-                    Bucket=self.bucket,
-                    Key=copy_key,
-                    CopySource=copy_source,
-                    TaggingDirective="REPLACE",
-                    Tagging=f"{STATUS_TAG}=pending",
-                    IfNoneMatch="*",
-                    **self._encryption(),
-                )
+                self._copy(copy_key, copy_source)
             except Exception as exc:
                 code = error_code(exc)
                 if code in MISSING_OBJECT_CODES | {"NoSuchBucket"}:

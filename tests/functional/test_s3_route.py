@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import boto3
+import botocore
+import botocore.session
 import pytest
 from fw_functional import (
     EICAR,
@@ -21,6 +26,7 @@ from fw_functional import (
 )
 
 from firewall.runtime.processor import RetryEvent
+from firewall.runtime.quarantine import QuarantineStore, takes_parameter
 
 JPEG = (
     b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
@@ -154,6 +160,59 @@ def test_redelivered_record_keeps_its_first_object_copy_and_review_status(
     assert aws.tags(QUARANTINE, copy_key) == {"firewall-status": "released"}
     assert aws.s3.get_object(Bucket=QUARANTINE, Key=copy_key)["Body"].read() == MALICIOUS[key]
     assert sorted(aws.quarantine_keys()) == [envelope_key, copy_key]
+
+
+def test_copies_fall_back_to_unconditional_where_s3_refuses_the_condition(
+    aws: Account, make_firewall: Callable[..., Harness], uploads: Notifications, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3 documented 501 Not Implemented for conditional copies before it took them: the record is
+    still quarantined with its copy, and later copies are sent without the condition."""
+    fw = make_firewall()
+    monkeypatch.setattr(fw.processor.quarantine, "_conditional_copies", True)  # the processor is shared
+    sent: list[str | None] = []
+
+    def refuse(request: dict[str, Any]) -> bool:
+        sent.append(request["headers"].get("If-None-Match"))
+        return sent[-1] == "*"
+
+    fw.fail_s3("CopyObject", refuse, code="NotImplemented", status=501)
+    for key in ("uploads/eicar.txt", "uploads/holiday.jpg"):
+        assert fw.handle(s3_event(uploads.record(key))) == {"forwarded": 0, "quarantined": 1}
+    assert sent == ["*", None, None]
+    envelopes = [k for k in aws.quarantine_keys() if k.endswith(".json")]
+    copied = {object_copy(aws, key) for key in envelopes}
+    assert copied == {MALICIOUS["uploads/eicar.txt"], MALICIOUS["uploads/holiday.jpg"]}
+
+
+def test_copies_are_unconditional_with_an_sdk_that_predates_the_parameter(
+    aws: Account,
+    make_firewall: Callable[..., Harness],
+    uploads: Notifications,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The Lambda runtime's botocore may predate CopyObject's IfNoneMatch (added in 1.41), and would
+    refuse the unknown parameter before sending anything: with such a client (a real one, built
+    from the S3 model less that parameter) objects are copied as before."""
+    model_dir = Path(botocore.__file__).parent / "data" / "s3" / "2006-03-01"
+    model = json.loads(gzip.decompress((model_dir / "service-2.json.gz").read_bytes()))
+    del model["shapes"]["CopyObjectRequest"]["members"]["IfNoneMatch"]
+    (tmp_path / "s3" / "2006-03-01").mkdir(parents=True)
+    (tmp_path / "s3" / "2006-03-01" / "service-2.json").write_text(json.dumps(model))
+    old = botocore.session.Session()
+    old.get_component("data_loader").search_paths.insert(0, str(tmp_path))
+    client = boto3.session.Session(botocore_session=old).client("s3")
+    assert not takes_parameter(client, "CopyObject", "IfNoneMatch")
+
+    fw = make_firewall()
+    store = fw.processor.quarantine
+    old_sdk_store = QuarantineStore(
+        client, store.bucket, route=store.route, target=store.target, signature_set=store.signature_set
+    )
+    monkeypatch.setattr(fw.processor, "quarantine", old_sdk_store)
+    assert fw.handle(s3_event(uploads.record("uploads/eicar.txt"))) == {"forwarded": 0, "quarantined": 1}
+    (envelope,) = [k for k in aws.quarantine_keys() if k.endswith(".json")]
+    assert object_copy(aws, envelope) == MALICIOUS["uploads/eicar.txt"]
 
 
 def test_quarantine_put_error_from_s3_raises_for_a_retry(
