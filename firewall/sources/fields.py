@@ -152,10 +152,41 @@ def child_path(parent: str, key: str, limits: Limits) -> str:
     return f"{parent}.{segment}" if parent else segment
 
 
-MAX_SET_PATH_ITEMS = 32
-"""Lists up to this long that hold "prototype" are also read as a property path. Lodash's `set`,
-dot-prop and object-path take a path as a list (`["constructor", "prototype", "isAdmin"]`), one
-name per member: each member alone says nothing, their join is `constructor.prototype.isAdmin`."""
+NESTED_PATH_MEMBERS = 64
+"""Lists up to this long are also searched for a member list that names `prototype`."""
+
+
+def property_path(members: Any) -> str | None:
+    """The property path a list spells when a key follows `prototype` in it; None otherwise.
+
+    Lodash's `set`, dot-prop and object-path take a path as a list, one name per member:
+    `["constructor", "prototype", "isAdmin"]` pollutes Object.prototype while each member alone is
+    a harmless word. A member list names the key JavaScript makes of it (`["prototype"]` is
+    `prototype`). A set has no order, so it spells no path."""
+    if not isinstance(members, (list, tuple)):
+        return None
+    try:
+        named = "prototype" in members
+    except Exception:  # a foreign member whose comparison raises: reported by the walk, not read
+        return None
+    if not named and (len(members) > NESTED_PATH_MEMBERS or not any(isinstance(m, (list, tuple)) for m in members)):
+        return None
+    names = [_js_key(member) for member in members]
+    return ".".join(names) if "prototype" in names[:-1] else None
+
+
+def _js_key(value: Any, depth: int = 0) -> str:
+    """The property key JavaScript makes of a JSON value (String(value); a list joins its members
+    with commas, null and undefined members as empty)."""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, Decimal)):
+        return str(value)
+    if isinstance(value, (list, tuple)) and depth < 8:
+        return ",".join("" if member is None else _js_key(member, depth + 1) for member in value)
+    return "null" if value is None else ""
 
 _NOTHING = frozenset({int, float, bool, type(None)})
 """Exact types of the JSON scalars that are never fields: a container skips them without a stack entry."""
@@ -293,8 +324,9 @@ class Collector:
                         fields.append(_new_field(Field, (f"{path}[{index}]", item)))
                     else:
                         self.add(f"{path}[{index}]", item)
-                if len(value) <= MAX_SET_PATH_ITEMS and "prototype" in value:
-                    self.add(path, ".".join(item for item in value if type(item) is str))
+                spelt = property_path(value)
+                if spelt is not None:
+                    self.add(path, spelt)
             else:
                 # Every key is a field at `<path>.{}`, every member is walked at `<path>.<key>`.
                 pairs: Any = value if isinstance(value, JsonObject) else [

@@ -305,7 +305,10 @@ def test_a_property_path_given_as_a_list_is_quarantined(bundled: Firewall, sqs_e
                 "awsRegion": "us-east-1",
                 "dynamodb": {
                     "Keys": {"pk": {"S": "pref#1"}},
-                    "NewImage": {"pk": {"S": "pref#1"}, "path": {"L": [{"S": "constructor"}, {"S": "prototype"}]}},
+                    "NewImage": {
+                        "pk": {"S": "pref#1"},
+                        "path": {"L": [{"S": "constructor"}, {"S": "prototype"}, {"S": "x"}]},
+                    },
                 },
             }
         ]
@@ -314,5 +317,6 @@ def test_a_property_path_given_as_a_list_is_quarantined(bundled: Firewall, sqs_e
         (verdict,) = bundled.inspect_event(event)
         assert verdict.action == "quarantine"
         assert any(m.signature_id == "FW-PROTO-002" and m.path == path for m in verdict.matches), verdict.matches
-    (benign,) = bundled.inspect_event(sqs_event(json.dumps({"tags": ["javascript", "prototype", "constructor"]})))
+    tags = {"tags": ["javascript", "constructor", "prototype"], "related": ["prototype", "constructor"]}
+    (benign,) = bundled.inspect_event(sqs_event(json.dumps(tags)))
     assert benign.action == "forward", benign.matches

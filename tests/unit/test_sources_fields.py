@@ -39,13 +39,41 @@ def test_strings_and_keys_become_fields_numbers_do_not() -> None:
     assert problems == []
 
 
-def test_a_list_holding_prototype_is_also_read_as_a_property_path() -> None:
+def test_a_list_naming_a_key_after_prototype_is_also_read_as_a_property_path() -> None:
     """`_.set(target, ["constructor", "prototype", "isAdmin"], true)`: one name per member."""
     fields, _ = flatten_value("b", '{"path": ["constructor", "prototype", "isAdmin"], "tags": ["a", "b"]}')
     got = paths(fields)
     assert got["b.path"] == ["constructor.prototype.isAdmin"]
     assert got["b.path[1]"] == ["prototype"]
     assert "b.tags" not in got, "only lists naming prototype"
+
+
+@pytest.mark.parametrize(
+    ("members", "spelt"),
+    [
+        (["a"] * 40 + ["constructor", "prototype", "x"], ".".join(["a"] * 40) + ".constructor.prototype.x"),
+        (["constructor", ["prototype"], "isAdmin"], "constructor.prototype.isAdmin"),  # String(["prototype"])
+        (["__proto__", "prototype", 1, True, None, "x"], "__proto__.prototype.1.true.null.x"),
+        (["javascript", "constructor", "prototype"], None),  # a tag list: no key follows prototype
+        (["a", ["prototype", "b"], "c"], None),  # that member is the key "prototype,b"
+        ({"constructor", "prototype", "x"}, None),  # a set has no order
+        (("constructor", "prototype", "x"), "constructor.prototype.x"),
+    ],
+)
+def test_property_paths_are_spelt_as_javascript_reads_them(members: object, spelt: str | None) -> None:
+    assert fields.property_path(members) == spelt
+
+
+def test_a_member_that_cannot_be_compared_spells_no_path() -> None:
+    class Refuses:
+        def __eq__(self, other: object) -> bool:
+            raise ValueError("ambiguous")
+
+        __hash__ = object.__hash__
+
+    assert fields.property_path([Refuses(), "prototype", "x"]) is None
+    _, problems = flatten_value("v", [Refuses(), "prototype", "x"])
+    assert any("not a JSON-like value" in problem for problem in problems)
 
 
 def test_json_in_a_string_is_opened_under_the_same_path() -> None:
