@@ -217,7 +217,8 @@ variable (`${u}`, or `$u` before a quote) that is unset: `c$u'at'` and `w${u}get
 _SLASH_SUBSTRINGS = regex.compile(r"\$\{(?:PATH|HOME|PWD|OLDPWD|SHELL):0:1\}")
 """`${PATH:0:1}` and its like: the first character of a variable that always starts with `/`."""
 _ANSI_C_ESCAPE = regex.compile(
-    r"\\(?:x([0-9A-Fa-f]{1,2})|([0-7]{1,3})|u([0-9A-Fa-f]{1,4})|U([0-9A-Fa-f]{1,8})|c([\x20-\x7e])|(.))", regex.DOTALL
+    r"\\(?:x([0-9A-Fa-f]{1,2})|([0-7]{1,3})|u([0-9A-Fa-f]{1,4})|U([0-9A-Fa-f]{1,8})|c(\\\\|[\x20-\x7e])|(.))",
+    regex.DOTALL,
 )
 _ANSI_C_NAMED = {"n": "\n", "t": "\t", "r": "\r", "e": "\x1b", "E": "\x1b", "a": "\a", "b": "\b", "f": "\f", "v": "\v"}
 
@@ -236,8 +237,8 @@ def _ansi_c(match: regex.Match[str]) -> str:
         if unicode is not None:
             code = int(unicode, 16)
             return m.group(0) if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF else chr(code)
-        if control is not None:
-            return chr(ord(control) & 0x1F)
+        if control is not None:  # `\c?` is DEL; `\c\\` takes both backslashes, as bash does
+            return "\x7f" if control == "?" else chr(ord(control[0]) & 0x1F)
         return _ANSI_C_NAMED.get(other, other)
 
     return _ANSI_C_ESCAPE.sub(escape, match.group(1))

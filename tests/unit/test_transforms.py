@@ -165,6 +165,7 @@ def test_remove_sql_comments(text: str, words: str) -> None:
         ("$'\\x77get' x; $'\\143\\141t'", "wget x; cat"),
         ("$'\\u0077'get x; $'\\U00000063'at; $'\\cJ'", "wget x; cat; \n"),
         ("$'\\U110000\\ud800'x", "U110000ud800x"),  # no such character: written out, less its backslash
+        ("$'\\c?\\c\\\\141'", "\x7f\x1c141"),  # DEL; a control-backslash takes both backslashes
         ("${PATH:0:1}bin${HOME:0:1}sh", "/bin/sh"),
         ("wg\\\net x; c\\\r\nat", "wget x; cat"),  # a backslash before a line break continues the line
         ("US$100 costs $5, ${name} too", "US$100 costs $5, ${name} too"),  # nothing inside a word
