@@ -169,23 +169,29 @@ def property_path(members: Any) -> str | None:
         named = "prototype" in members
     except Exception:  # a foreign member whose comparison raises: reported by the walk, not read
         return None
-    if not named and (len(members) > NESTED_PATH_MEMBERS or not any(isinstance(m, (list, tuple)) for m in members)):
-        return None
+    if not named:
+        if len(members) > NESTED_PATH_MEMBERS:
+            return None
+        kinds = set(map(type, members))  # in C: this runs for every list of every record
+        if list not in kinds and tuple not in kinds:
+            return None
     names = [_js_key(member) for member in members]
     return ".".join(names) if "prototype" in names[:-1] else None
 
 
 def _js_key(value: Any, depth: int = 0) -> str:
-    """The property key JavaScript makes of a JSON value (String(value); a list joins its members
-    with commas, null and undefined members as empty)."""
+    """The property key JavaScript makes of a JSON value (String(value): a list joins its members
+    with commas, null members as empty; an object is `[object Object]`)."""
     if isinstance(value, str):
         return str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float, Decimal)):
         return str(value)
-    if isinstance(value, (list, tuple)) and depth < 8:
+    if type(value) in (list, tuple) and depth < 8:  # an object's pairs (JsonObject) are no array
         return ",".join("" if member is None else _js_key(member, depth + 1) for member in value)
+    if isinstance(value, (dict, JsonObject)):
+        return "[object Object]"
     return "null" if value is None else ""
 
 _NOTHING = frozenset({int, float, bool, type(None)})

@@ -58,6 +58,8 @@ def test_a_list_naming_a_key_after_prototype_is_also_read_as_a_property_path() -
         (["a", ["prototype", "b"], "c"], None),  # that member is the key "prototype,b"
         ({"constructor", "prototype", "x"}, None),  # a set has no order
         (("constructor", "prototype", "x"), "constructor.prototype.x"),
+        ([{"a": "b"}, "prototype", "x"], "[object Object].prototype.x"),  # an object is no array
+        ([fields.JsonObject([("a", ["prototype", "x"])]), "y"], None),
     ],
 )
 def test_property_paths_are_spelt_as_javascript_reads_them(members: object, spelt: str | None) -> None:
