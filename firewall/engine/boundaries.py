@@ -23,6 +23,8 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import regex
+
 from .branches import has_backreference
 from .literals import parse_pattern
 
@@ -184,3 +186,78 @@ def _set_has_newline(members: list[tuple[Any, Any]]) -> bool:
         else:
             held = True  # unknown member: assume it could
     return held != negated
+
+
+def joined_form(pattern: str) -> str | None:
+    """The pattern to search joined fields with: itself when `joinable`; else, when that makes it
+    joinable, the pattern without its negative lookarounds (`(?!...)`, `(?<!...)`); else None.
+
+    Dropping a negative lookaround only lets the pattern match more, so the joined search still
+    finds every field the pattern matches alone; each hit is confirmed by the whole pattern on its
+    field (`search`). `require(\\n'../../..` keeps its exception across the line break, which a
+    joined search could borrow from the field before, and a flood of traversal-shaped fields is
+    still searched joined."""
+    if joinable(pattern):
+        return pattern
+    relaxed = without_negative_lookarounds(pattern)
+    if relaxed is None or relaxed == pattern or not joinable(relaxed):
+        return None
+    try:
+        regex.compile(relaxed)
+    except regex.error:
+        return None
+    return relaxed
+
+
+def without_negative_lookarounds(pattern: str) -> str | None:
+    """`pattern` with every `(?!...)` and `(?<!...)` cut out of its text; None where it cannot tell
+    (an unbalanced group or set). Escapes and character sets are taken whole, so a `(` in `[(]` or
+    `\\(` opens nothing."""
+    kept: list[str] = []
+    cut_at: int | None = None  # the depth of the lookaround being cut, while inside one
+    depth = 0
+    position = 0
+    while position < len(pattern):
+        character = pattern[position]
+        end = position + 1
+        if character == "\\":
+            end = position + 2
+        elif character == "[":
+            set_end = _set_end(pattern, position)
+            if set_end is None:
+                return None
+            end = set_end
+        elif character == "(":
+            depth += 1
+            if cut_at is None and pattern.startswith(("(?!", "(?<!"), position):
+                cut_at = depth
+        elif character == ")":
+            if depth == 0:
+                return None
+            depth -= 1
+            if cut_at == depth + 1:
+                cut_at = None
+                position = end
+                continue
+        if cut_at is None:
+            kept.append(pattern[position:end])
+        position = end
+    return None if depth else "".join(kept)
+
+
+def _set_end(pattern: str, start: int) -> int | None:
+    """Where the character set opening at `start` ends (past its `]`); a `]` right after `[` or
+    `[^` is a member."""
+    position = start + 1
+    if pattern.startswith("^", position):
+        position += 1
+    if pattern.startswith("]", position):
+        position += 1
+    while position < len(pattern):
+        if pattern[position] == "\\":
+            position += 2
+        elif pattern[position] == "]":
+            return position + 1
+        else:
+            position += 1
+    return None

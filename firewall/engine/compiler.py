@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import ahocorasick
 import regex
 
-from .boundaries import joinable
+from .boundaries import joined_form
 from .branches import Branches, top_level_branches
 from .literals import derive_requirements
 from .model import PARANOIA_LEVELS, Signature
@@ -55,6 +55,7 @@ class CompiledSignature:
         self.index = index
         self._pattern: regex.Pattern[str] | None = None
         self._joinable: bool | None = None
+        self._joined_form: str | None = None
         self._joined_pattern: regex.Pattern[str] | None = None
         self._searcher: Searcher | None = None
         self._joined_searcher: Searcher | None = None
@@ -81,16 +82,20 @@ class CompiledSignature:
 
     @property
     def joinable(self) -> bool:
-        """Whether the pattern may search many fields joined by newlines (`boundaries.joinable`)."""
+        """Whether many fields joined by newlines may be searched at once (`boundaries.joined_form`)."""
         if self._joinable is None:
-            self._joinable = joinable(self.signature.pattern)
+            self._joined_form = joined_form(self.signature.pattern)
+            self._joinable = self._joined_form is not None
         return self._joinable
 
     @property
     def joined_pattern(self) -> regex.Pattern[str]:
-        """The pattern for joined fields: MULTILINE, so `^` and `$` hold at each field's edges."""
+        """The pattern for joined fields (`boundaries.joined_form`): MULTILINE, so `^` and `$` hold
+        at each field's edges. What it finds is a hint, which the pattern confirms on the field."""
         if self._joined_pattern is None:
-            self._joined_pattern = regex.compile(self.signature.pattern, regex.MULTILINE)
+            if not self.joinable or self._joined_form is None:
+                raise ValueError(f"{self.signature.id}: the pattern cannot search joined fields")
+            self._joined_pattern = regex.compile(self._joined_form, regex.MULTILINE)
         return self._joined_pattern
 
 

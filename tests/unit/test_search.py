@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 import regex
 
-from firewall.engine.boundaries import joinable
+from firewall.engine.boundaries import joinable, joined_form, without_negative_lookarounds
 from firewall.engine.compiler import compile_signatures
 from firewall.engine.findings import MAX_PATHS_PER_SIGNATURE, Budget, Findings, Limits, Memo
 from firewall.engine.matcher import inspect_fields
@@ -138,16 +138,40 @@ def test_outcomes_are_recalled_across_records_sharing_a_memo(make_sig: SigFactor
     assert second.error is None and second.hits[0].excerpt == first.hits[0].excerpt
 
 
-@pytest.mark.parametrize("signature_id", ["FW-LFI-001", "FW-LFI-014"])
-def test_traversal_signatures_search_fields_joined(
+@pytest.mark.parametrize("signature_id", ["FW-LFI-001", "FW-LFI-014", "FW-RCE-001", "FW-SQLI-002", "FW-XSS-001"])
+def test_signatures_with_a_negative_lookaround_across_lines_search_fields_joined(
     bundled_signatures: tuple[Signature, ...], signature_id: str
 ) -> None:
     """Every text of a flood of `..\\\\0042` is a traversal candidate: searched field by field, 19,000
-    texts cost two searches each; joined, a few. A module-specifier exception spanning a line break
-    would make the pattern unjoinable (the exception could borrow a `from` across the separator)."""
+    texts cost two searches each; joined, a few. Their exceptions (a module specifier, a separator
+    before the separator) may span a line break, so the joined search drops them and the pattern
+    confirms each hit on its field: an exception is never borrowed from the field before."""
     (sig,) = [s for s in bundled_signatures if s.id == signature_id]
-    assert joinable(sig.pattern)
-    assert _resolved(sig, ["import x from", "'../../../../etc/passwd'"]) == {1}
+    assert not joinable(sig.pattern)
+    assert joined_form(sig.pattern) is not None
+    if signature_id.startswith("FW-LFI"):
+        assert _resolved(sig, ["import x from", "'../../../../etc/passwd'", "require(\n '../../x'"]) == {1}
+
+
+@pytest.mark.parametrize(
+    ("pattern", "relaxed"),
+    [
+        (r"a(?!\s*b)c", "ac"),
+        (r"(?<![;|\n])[;|\n]x", r"[;|\n]x"),
+        (r"[(?!]x(?!y(z))w", "[(?!]xw"),  # a set and an escape open nothing
+        (r"\(?!x", r"\(?!x"),
+        (r"[]](?<!a\)\s)b", "[]]b"),
+    ],
+)
+def test_negative_lookarounds_are_cut_from_the_pattern_text(pattern: str, relaxed: str) -> None:
+    assert without_negative_lookarounds(pattern) == relaxed
+
+
+def test_a_pattern_is_searched_joined_without_its_lookarounds_only_where_that_makes_it_joinable() -> None:
+    assert joined_form(r"union\s+select") == r"union\s+select"
+    assert joined_form(r"x(?!\s)y") == "xy"
+    assert joined_form(r"\Ax(?!\s)") is None  # still anchored to the string
+    assert joined_form(r"a[^;]*+(?!\s)") is None
 
 
 @pytest.mark.parametrize(
@@ -158,9 +182,27 @@ def test_possessive_runs_then_more_find_in_joined_fields_what_each_finds(make_si
     """The possessive-run exception of `joinable`, on random fields over the characters these patterns
     turn on (newlines and empty fields among them)."""
     assert joinable(pattern)
-    sig = make_sig(pattern=pattern, prefilter=())
-    rng = random.Random(pattern)
-    for _ in range(200):
-        texts = ["".join(rng.choices("ab;{}[]| \n", k=rng.randint(0, 6))) for _ in range(rng.randint(2, 6))]
-        alone = [i for i, text in enumerate(texts) if regex.search(pattern, text)]
+    _check_random_fields(make_sig(pattern=pattern, prefilter=()), "ab;{}[]| \n")
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [r"(?<!b\s*)'a", r"(?<![;\n])[;\n]ab\b", r"a(?!\s*b)", r"(?<!a)(?<!b\s)\[a(?!\s*;)", r"(?:^|\s)(?<!a)b(?!\s)"],
+)
+def test_patterns_searched_without_their_lookarounds_find_in_joined_fields_what_each_finds(
+    make_sig: SigFactory, pattern: str
+) -> None:
+    """The joined search drops negative lookarounds that could see across a field's edge: each of
+    its hits is confirmed on its field, so the fields reported are those a search of each finds."""
+    assert not joinable(pattern) and joined_form(pattern) is not None
+    _check_random_fields(make_sig(pattern=pattern, prefilter=()), "ab;'[ \n")
+
+
+def _check_random_fields(sig: Signature, alphabet: str, rounds: int = 300) -> None:
+    """Random records of 2-6 fields over `alphabet` (empty fields among them): the fields the regex
+    stage reports are the first ones, in order, whose own search matches."""
+    rng = random.Random(sig.pattern)
+    for _ in range(rounds):
+        texts = ["".join(rng.choices(alphabet, k=rng.randint(0, 6))) for _ in range(rng.randint(2, 6))]
+        alone = [i for i, text in enumerate(texts) if regex.search(sig.pattern, text)]
         assert _resolved(sig, texts) == set(alone[:MAX_PATHS_PER_SIGNATURE]), texts
