@@ -192,15 +192,16 @@ def joined_form(pattern: str) -> str | None:
     """The pattern to search joined fields with: itself when `joinable`; else, when that makes it
     joinable, the pattern without its negative lookarounds (`(?!...)`, `(?<!...)`); else None.
 
-    Dropping a negative lookaround only lets the pattern match more, so the joined search still
-    finds every field the pattern matches alone; each hit is confirmed by the whole pattern on its
-    field (`search`). `require(\\n'../../..` keeps its exception across the line break, which a
+    Dropping a negative lookaround outside atomic groups and possessive repeats only lets the
+    pattern match more, so the joined search still finds every field the pattern matches alone;
+    each hit is confirmed by the whole pattern on its field (`search`). The cut is checked on the
+    parse trees (`_only_lookarounds_cut`). `require(\\n'../../..` keeps its exception across the line break, which a
     joined search could borrow from the field before, and a flood of traversal-shaped fields is
     still searched joined."""
     if joinable(pattern):
         return pattern
     relaxed = without_negative_lookarounds(pattern)
-    if relaxed is None or relaxed == pattern or not joinable(relaxed):
+    if relaxed is None or relaxed == pattern or not joinable(relaxed) or not _only_lookarounds_cut(pattern, relaxed):
         return None
     try:
         regex.compile(relaxed)
@@ -209,10 +210,53 @@ def joined_form(pattern: str) -> str | None:
     return relaxed
 
 
+def _only_lookarounds_cut(pattern: str, relaxed: str) -> bool:
+    """Whether cutting the negative lookarounds only lets the pattern match more: none sits inside
+    an atomic group or a possessive repeat, where it may have turned the engine to another branch
+    for good (read on the parse tree; the text cut itself refuses what would glue its neighbours
+    into other syntax)."""
+    original = parse_pattern(pattern)
+    return original is not None and parse_pattern(relaxed) is not None and not _guarded_lookaround(original[0])
+
+
+def _guarded_lookaround(items: list[tuple[Any, Any]], guarded: bool = False) -> bool:
+    """Whether a negative lookaround sits inside an atomic group or a possessive repeat."""
+    for op, av in items:
+        if op is c.ASSERT_NOT:
+            inner = [list(av[1])]
+            if guarded:
+                return True
+        elif op is c.ATOMIC_GROUP:
+            inner = [list(av)]
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            inner = [list(av[2])]
+        elif op is c.SUBPATTERN:
+            inner = [list(av[3])]
+        elif op is c.BRANCH:
+            inner = [list(branch) for branch in av[1]]
+        elif op is c.ASSERT:
+            inner = [list(av[1])]
+        elif op is c.GROUPREF_EXISTS:
+            inner = [list(av[1])] + ([] if av[2] is None else [list(av[2])])
+        else:
+            continue
+        guarded_inside = guarded or op is c.ATOMIC_GROUP or op is c.POSSESSIVE_REPEAT
+        if any(_guarded_lookaround(part, guarded_inside) for part in inner):
+            return True
+    return False
+
+
+_UNREAD_SYNTAX = regex.compile(r"\(\?[a-zA-Z-]*[xV]|\(\?#")
+"""Verbose mode (its comments may hold parentheses), version flags and comments: the text cut does
+not read them."""
+
+
 def without_negative_lookarounds(pattern: str) -> str | None:
     """`pattern` with every `(?!...)` and `(?<!...)` cut out of its text; None where it cannot tell
     (an unbalanced group or set). Escapes and character sets are taken whole, so a `(` in `[(]` or
     `\\(` opens nothing."""
+    if _UNREAD_SYNTAX.search(pattern):
+        return None
     kept: list[str] = []
     cut_at: int | None = None  # the depth of the lookaround being cut, while inside one
     depth = 0
@@ -230,12 +274,16 @@ def without_negative_lookarounds(pattern: str) -> str | None:
         elif character == "(":
             depth += 1
             if cut_at is None and pattern.startswith(("(?!", "(?<!"), position):
+                if "".join(kept).endswith("{"):
+                    return None  # `a{(?!x)2}` would become the quantifier `a{2}`
                 cut_at = depth
         elif character == ")":
             if depth == 0:
                 return None
             depth -= 1
             if cut_at == depth + 1:
+                if pattern[end : end + 1] in ("*", "+", "?", "{"):
+                    return None  # a repeated lookaround: cut, its quantifier would take the atom before
                 cut_at = None
                 position = end
                 continue
@@ -256,6 +304,8 @@ def _set_end(pattern: str, start: int) -> int | None:
     while position < len(pattern):
         if pattern[position] == "\\":
             position += 2
+        elif pattern.startswith(("[:", "[=", "[."), position):
+            return None  # a POSIX class: `regex` reads a set this does not
         elif pattern[position] == "]":
             return position + 1
         else:

@@ -167,6 +167,24 @@ def test_negative_lookarounds_are_cut_from_the_pattern_text(pattern: str, relaxe
     assert without_negative_lookarounds(pattern) == relaxed
 
 
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"(?!\s)(?>x(?!y)|xy)z",  # in an atomic group the lookaround turned the engine to the next branch
+        r"(?!\s)(?:x(?!y)|xy)++z",
+        r"(?!\s)a(?!b)*+a",
+        r"(?<!\s)x(?<!y){3}z",  # cut, its quantifier would take the atom before
+        r"(?!\s)x(?!b){2}c",
+        r"(?!\s)a{(?!x)2}",  # a literal brace would become a quantifier
+        r"(?<!\s)((?!x)?x)a b",  # the cut would make the flag (?x)
+        "(?x)(?!\\s) a # (?!\n b # )\n c",  # verbose comments are not read
+        r"(?!\s)q[a[:alpha:](?!)]",  # a POSIX class: `regex` reads another set
+    ],
+)
+def test_no_joined_form_where_cutting_could_lose_a_match(pattern: str) -> None:
+    assert joined_form(pattern) is None
+
+
 def test_a_pattern_is_searched_joined_without_its_lookarounds_only_where_that_makes_it_joinable() -> None:
     assert joined_form(r"union\s+select") == r"union\s+select"
     assert joined_form(r"x(?!\s)y") == "xy"
