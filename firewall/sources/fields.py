@@ -173,22 +173,27 @@ def property_path(members: Any) -> str | None:
         if len(members) > NESTED_PATH_MEMBERS:
             return None
         kinds = set(map(type, members))  # in C: this runs for every list of every record
-        if list not in kinds and tuple not in kinds:
+        if not any(issubclass(kind, (list, tuple)) and not issubclass(kind, JsonObject) for kind in kinds):
             return None
     names = [_js_key(member) for member in members]
     return ".".join(names) if "prototype" in names[:-1] else None
 
 
+MAX_KEY_DEPTH = 100
+"""Member lists nested deeper than the walk's own limit are keyed as empty."""
+
+
 def _js_key(value: Any, depth: int = 0) -> str:
     """The property key JavaScript makes of a JSON value (String(value): a list joins its members
-    with commas, null members as empty; an object is `[object Object]`)."""
+    with commas, null members as empty; an object, whose pairs a JsonObject holds, is
+    `[object Object]`)."""
     if isinstance(value, str):
         return str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float, Decimal)):
         return str(value)
-    if type(value) in (list, tuple) and depth < 8:  # an object's pairs (JsonObject) are no array
+    if isinstance(value, (list, tuple)) and not isinstance(value, JsonObject) and depth < MAX_KEY_DEPTH:
         return ",".join("" if member is None else _js_key(member, depth + 1) for member in value)
     if isinstance(value, (dict, JsonObject)):
         return "[object Object]"

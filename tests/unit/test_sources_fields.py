@@ -60,6 +60,8 @@ def test_a_list_naming_a_key_after_prototype_is_also_read_as_a_property_path() -
         (("constructor", "prototype", "x"), "constructor.prototype.x"),
         ([{"a": "b"}, "prototype", "x"], "[object Object].prototype.x"),  # an object is no array
         ([fields.JsonObject([("a", ["prototype", "x"])]), "y"], None),
+        ([[[[[[[[[[["constructor"]]]]]]]]]], "prototype", "x"], "constructor.prototype.x"),
+        ([type("Members", (list,), {})(["constructor"]), "prototype", "x"], "constructor.prototype.x"),
     ],
 )
 def test_property_paths_are_spelt_as_javascript_reads_them(members: object, spelt: str | None) -> None:
