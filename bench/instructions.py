@@ -6,7 +6,7 @@ CASE is `catalog` (the 256 KiB benign body of `performance.py`), `1k` (an event 
 bodies), or part of the name of one of `performance.py`'s hostile bodies (`'strings of %%'`).
 Each case runs in a fresh interpreter under `valgrind --tool=callgrind`, which counts only the
 second of two inspections of the same event (the first warms the caches). Wall time on a shared
-machine moves by 10-20% between runs; this count moves by under 1% (set orders follow the
+machine moves by 10-20% between runs; this count moves by under 1%, now and then 3% (set orders follow the
 per-process string hash), so it tells a change of the code from drift. About a minute per case.
 """
 
