@@ -25,7 +25,7 @@ from typing import Any
 
 import regex
 
-from .branches import has_backreference
+from .branches import children, has_backreference
 from .literals import parse_pattern
 
 with warnings.catch_warnings():
@@ -194,54 +194,34 @@ def joined_form(pattern: str) -> str | None:
 
     Dropping a negative lookaround outside atomic groups and possessive repeats only lets the
     pattern match more, so the joined search still finds every field the pattern matches alone;
-    each hit is confirmed by the whole pattern on its field (`search`). The cut is checked on the
-    parse trees (`_only_lookarounds_cut`). `require(\\n'../../..` keeps its exception across the line break, which a
-    joined search could borrow from the field before, and a flood of traversal-shaped fields is
-    still searched joined."""
+    each hit is confirmed by the whole pattern on its field (`search`). Lookarounds in those parts
+    are read on the parse tree (`_guarded_lookaround`); the text cut refuses what would glue its
+    neighbours into other syntax. `require(\\n'../../..` keeps its exception across the line
+    break, which a joined search could borrow from the field before, and a flood of
+    traversal-shaped fields is still searched joined."""
     if joinable(pattern):
         return pattern
+    original = parse_pattern(pattern)
+    if original is None or _guarded_lookaround(original[0]):
+        return None
     relaxed = without_negative_lookarounds(pattern)
-    if relaxed is None or relaxed == pattern or not joinable(relaxed) or not _only_lookarounds_cut(pattern, relaxed):
+    if relaxed is None or relaxed == pattern or not joinable(relaxed):
         return None
     try:
-        regex.compile(relaxed)
+        regex.compile(relaxed, regex.MULTILINE)  # as the joined search compiles it: `regex` caches it
     except regex.error:
         return None
     return relaxed
 
 
-def _only_lookarounds_cut(pattern: str, relaxed: str) -> bool:
-    """Whether cutting the negative lookarounds only lets the pattern match more: none sits inside
-    an atomic group or a possessive repeat, where it may have turned the engine to another branch
-    for good (read on the parse tree; the text cut itself refuses what would glue its neighbours
-    into other syntax)."""
-    original = parse_pattern(pattern)
-    return original is not None and parse_pattern(relaxed) is not None and not _guarded_lookaround(original[0])
-
-
 def _guarded_lookaround(items: list[tuple[Any, Any]], guarded: bool = False) -> bool:
-    """Whether a negative lookaround sits inside an atomic group or a possessive repeat."""
+    """Whether a negative lookaround sits inside an atomic group or a possessive repeat, where it
+    may have turned the engine to another branch for good: cut, the pattern could match less."""
     for op, av in items:
-        if op is c.ASSERT_NOT:
-            inner = [list(av[1])]
-            if guarded:
-                return True
-        elif op is c.ATOMIC_GROUP:
-            inner = [list(av)]
-        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
-            inner = [list(av[2])]
-        elif op is c.SUBPATTERN:
-            inner = [list(av[3])]
-        elif op is c.BRANCH:
-            inner = [list(branch) for branch in av[1]]
-        elif op is c.ASSERT:
-            inner = [list(av[1])]
-        elif op is c.GROUPREF_EXISTS:
-            inner = [list(av[1])] + ([] if av[2] is None else [list(av[2])])
-        else:
-            continue
-        guarded_inside = guarded or op is c.ATOMIC_GROUP or op is c.POSSESSIVE_REPEAT
-        if any(_guarded_lookaround(part, guarded_inside) for part in inner):
+        if op is c.ASSERT_NOT and guarded:
+            return True
+        inside = guarded or op is c.ATOMIC_GROUP or op is c.POSSESSIVE_REPEAT
+        if _guarded_lookaround(children(op, av), inside):
             return True
     return False
 

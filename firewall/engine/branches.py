@@ -117,7 +117,7 @@ def _split(pattern: str) -> list[str] | None:
 
 def has_backreference(items: list[tuple[Any, Any]]) -> bool:
     """Whether a syntax tree holds a back-reference (`\\1`, `(?P=name)`, `(?(1)...)`)."""
-    return any(op in (c.GROUPREF, c.GROUPREF_EXISTS) or has_backreference(list(_children(op, av))) for op, av in items)
+    return any(op in (c.GROUPREF, c.GROUPREF_EXISTS) or has_backreference(list(children(op, av))) for op, av in items)
 
 
 def _count_groups(items: list[tuple[Any, Any]]) -> int:
@@ -125,11 +125,11 @@ def _count_groups(items: list[tuple[Any, Any]]) -> int:
     for op, av in items:
         if op is c.SUBPATTERN and av[0] is not None:
             total += 1
-        total += _count_groups(list(_children(op, av)))
+        total += _count_groups(list(children(op, av)))
     return total
 
 
-def _children(op: Any, av: Any) -> list[tuple[Any, Any]]:
+def children(op: Any, av: Any) -> list[tuple[Any, Any]]:
     """The items nested in one node of the syntax tree, branches flattened."""
     if op is c.SUBPATTERN:
         return list(av[-1])
