@@ -24,15 +24,16 @@ from firewall.api import Firewall
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WHEELHOUSE = PROJECT_ROOT / ".venv" / "lambda-wheels"
 LAMBDA_PYTHON = "3.14"
-LAMBDA_PLATFORM = "manylinux2014_aarch64"
+LAMBDA_PLATFORMS = ("manylinux_2_28_aarch64", "manylinux2014_aarch64")
+"""Wheel tags the runtime takes: Amazon Linux 2023 has glibc 2.34. google-re2 builds its arm64
+wheels for glibc 2.28 only."""
 RUNTIME_PACKAGES = ("engine", "sources", "runtime")
 RUNTIME_MODULES = ("__init__.py", "api.py", "pattern_cache.py")
 
 
 def pip_platform_args() -> list[str]:
     return [
-        "--platform",
-        LAMBDA_PLATFORM,
+        *(argument for platform in LAMBDA_PLATFORMS for argument in ("--platform", platform)),
         "--implementation",
         "cp",
         "--python-version",

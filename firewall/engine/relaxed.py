@@ -1,0 +1,211 @@
+"""A signature's pattern in RE2 syntax, relaxed so that it matches wherever the pattern matches.
+
+RE2 runs many patterns at once in one automaton pass (`screen`), but knows no lookaround,
+back-reference, atomic group or possessive quantifier, and its `\\w`, `\\d` and `\\s` are ASCII.
+Each construct is therefore turned into one that accepts at least what the original accepts at
+the same place:
+
+- lookarounds and anchors (`^`, `$`, `\\b`, `\\A`...) are dropped: they only refuse matches;
+- atomic groups and possessive quantifiers become plain ones, which can only match more;
+- a back-reference becomes a copy of its group, case-insensitive: what the group captured, the
+  group's own pattern accepts;
+- a conditional accepts either branch;
+- `.` matches a newline too, and counts above `MAX_COUNT` become `*` or `+`;
+- `\\w`, `\\d` and `\\s` take every non-ASCII character, and their negations take every character
+  outside ASCII's word characters, digits or whitespace (on ASCII both engines agree exactly);
+- under `(?i)`, the letters `regex` also folds as Turkish does (`I`/`ı`, `i`/`İ`) are added: in
+  every other case the two engines fold alike (`tests/unit/test_relaxed.py` checks each character).
+
+By induction over the syntax tree, every span the pattern matches in a text, the relaxed pattern
+matches too, and in any text that holds that one (texts joined for one pass), since nothing in it
+looks beyond its own span. It may match more; the screen only decides which regexes need to run.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from .literals import parse_pattern
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import sre_constants as c
+
+MAX_COUNT = 4
+"""Counted repeats up to this many stay counted; larger ones become `*`/`+`. RE2 expands counts,
+and refuses a pattern whose nested counts multiply past 1,000."""
+
+MAX_NESTED_COUNT = 64
+"""Nested counts stay counted while their product stays within this."""
+
+MAX_COPY_DEPTH = 4
+"""Back-references copied within copies: deeper ones (or a group referring to itself) match anything."""
+
+_NON_ASCII = r"\x{80}-\x{10ffff}"
+_POSITIVE = {
+    c.CATEGORY_DIGIT: "0-9" + _NON_ASCII,
+    c.CATEGORY_WORD: "0-9A-Za-z_" + _NON_ASCII,
+    c.CATEGORY_SPACE: r"\t-\r\x{1c}-\x{20}" + _NON_ASCII,
+}
+"""Each category and more: its ASCII members exactly, with every non-ASCII character."""
+_NEGATED = {
+    c.CATEGORY_NOT_DIGIT: "0-9",
+    c.CATEGORY_NOT_WORD: "0-9A-Za-z_",
+    c.CATEGORY_NOT_SPACE: r"\t-\r ",
+}
+"""For `\\D`, `\\W` and `\\S`: ASCII members of the category they negate, all of which it surely
+holds. Everything outside those is a superset of the negation."""
+_WITHIN_NEGATED = {
+    c.CATEGORY_DIGIT: "0-9",
+    c.CATEGORY_WORD: "0-9A-Za-z_",
+    c.CATEGORY_SPACE: r"\t-\r ",
+    c.CATEGORY_NOT_DIGIT: r"\x00-/:-\x7f",
+    c.CATEGORY_NOT_WORD: r"\x00-/:-@\[-\^`{-\x7f",
+    c.CATEGORY_NOT_SPACE: r"\x00-\x08\x0e-\x1b!-\x7f",
+}
+"""Inside a negated set, a category must shrink for the set to grow: its ASCII members it surely
+holds (`\\x1c`-`\\x1f` count as space for `str.isspace` but not for every engine, so neither side
+takes them)."""
+
+_TURKISH_I = frozenset(map(ord, "iIıİ"))
+_TURKISH_I_SET = r"iI\x{131}\x{130}"
+
+
+class Unrelaxable(ValueError):
+    """The pattern uses syntax this translation does not know; its regex then always runs."""
+
+
+def relaxed(pattern: str) -> str:
+    """`pattern` (as `regex` reads it) as an RE2 pattern matching at least wherever it matches."""
+    parsed = parse_pattern(pattern)
+    if parsed is None:
+        raise Unrelaxable("the standard parser does not read this pattern")
+    items, flags = parsed
+    translation = _Translation(_groups(items))
+    body = translation.sequence(items, bool(flags & c.SRE_FLAG_IGNORECASE), MAX_NESTED_COUNT, 0)
+    return body if not flags & c.SRE_FLAG_IGNORECASE else "(?i:" + body + ")"
+
+
+def _groups(items: list[tuple[Any, Any]], found: dict[int, list[tuple[Any, Any]]] | None = None) -> dict[int, Any]:
+    """Every numbered group's items, wherever it lies (a lookbehind's groups are referred to too)."""
+    found = {} if found is None else found
+    for op, av in items:
+        if op is c.SUBPATTERN:
+            if av[0] is not None:
+                found[av[0]] = list(av[3])
+            _groups(list(av[3]), found)
+        elif op is c.BRANCH:
+            for branch in av[1]:
+                _groups(list(branch), found)
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            _groups(list(av[2]), found)
+        elif op is c.ATOMIC_GROUP:
+            _groups(list(av), found)
+        elif op in (c.ASSERT, c.ASSERT_NOT):
+            _groups(list(av[1]), found)
+        elif op is c.GROUPREF_EXISTS:
+            _groups(list(av[1]), found)
+            if av[2] is not None:
+                _groups(list(av[2]), found)
+    return found
+
+
+class _Translation:
+    def __init__(self, groups: dict[int, list[tuple[Any, Any]]]) -> None:
+        self.groups = groups
+        self.copying: list[int] = []
+
+    def sequence(self, items: list[tuple[Any, Any]], icase: bool, room: int, depth: int) -> str:
+        """`items` in RE2 syntax; `room`: how far counts may still multiply; `depth`: copies within."""
+        return "".join(self.item(op, av, icase, room, depth) for op, av in items)
+
+    def item(self, op: Any, av: Any, icase: bool, room: int, depth: int) -> str:
+        if op is c.LITERAL:
+            return _set([(c.LITERAL, av)], icase) if icase and av in _TURKISH_I else _literal(av)
+        if op is c.NOT_LITERAL:
+            return "[^" + _literal(av) + "]"
+        if op is c.ANY:
+            return "(?s:.)"
+        if op is c.IN:
+            return _set(list(av), icase)
+        if op is c.BRANCH:
+            return "(?:" + "|".join(self.sequence(list(b), icase, room, depth) for b in av[1]) + ")"
+        if op is c.SUBPATTERN:
+            _group, add, remove, sub = av
+            inner = bool(add & c.SRE_FLAG_IGNORECASE) or (icase and not remove & c.SRE_FLAG_IGNORECASE)
+            body = self.sequence(list(sub), inner, room, depth)
+            return "(?:" + body + ")" if inner == icase else ("(?i:" if inner else "(?-i:") + body + ")"
+        if op is c.ATOMIC_GROUP:
+            return "(?:" + self.sequence(list(av), icase, room, depth) + ")"
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            return self.repeat(av, icase, room, depth)
+        if op in (c.ASSERT, c.ASSERT_NOT, c.AT):
+            return ""
+        if op is c.GROUPREF:
+            return self.copy(av, room, depth)
+        if op is c.GROUPREF_EXISTS:
+            _group, yes, no = av
+            no_text = "" if no is None else self.sequence(list(no), icase, room, depth)
+            return "(?:" + self.sequence(list(yes), icase, room, depth) + "|" + no_text + ")"
+        raise Unrelaxable(f"unknown syntax {op}")
+
+    def repeat(self, av: Any, icase: bool, room: int, depth: int) -> str:
+        low, high, sub = av
+        if high is not c.MAXREPEAT and high <= MAX_COUNT and high <= room:
+            body = self.sequence(list(sub), icase, room // max(high, 1), depth)
+            return "" if high == 0 else "(?:" + body + "){" + str(low) + "," + str(high) + "}"
+        body = self.sequence(list(sub), icase, room, depth)
+        return "(?:" + body + (")*" if low == 0 else ")+")
+
+    def copy(self, group: int, room: int, depth: int) -> str:
+        """A back-reference: its group's pattern, in any case (it matched the captured text)."""
+        items = self.groups.get(group)
+        if items is None or group in self.copying or depth >= MAX_COPY_DEPTH:
+            return "(?s:.*)"
+        self.copying.append(group)
+        try:
+            return "(?i:" + self.sequence(items, True, room, depth + 1) + ")"
+        finally:
+            self.copying.pop()
+
+
+def _literal(code: int) -> str:
+    if 0xD800 <= code <= 0xDFFF:
+        raise Unrelaxable("a surrogate code point")  # no UTF-8 text holds one: such texts are not screened
+    character = chr(code)
+    return character if character.isascii() and character.isalnum() else f"\\x{{{code:x}}}"
+
+
+def _set(items: list[tuple[Any, Any]], icase: bool) -> str:
+    """A character set: members as they are, categories widened (or, negated, narrowed)."""
+    negated = bool(items) and items[0][0] is c.NEGATE
+    members = items[1:] if negated else items
+    parts: list[str] = []
+    alternatives: list[str] = []
+    turkish = False
+    for op, av in members:
+        if op is c.LITERAL:
+            parts.append(_literal(av))
+            turkish |= av in _TURKISH_I
+        elif op is c.RANGE:
+            low, high = av
+            parts.append(_literal(low) + "-" + _literal(high))
+            turkish |= any(low <= code <= high for code in _TURKISH_I)
+        elif op is c.CATEGORY and negated and av in _WITHIN_NEGATED:
+            parts.append(_WITHIN_NEGATED[av])
+        elif op is c.CATEGORY and av in _POSITIVE:
+            parts.append(_POSITIVE[av])
+        elif op is c.CATEGORY and av in _NEGATED:
+            alternatives.append("[^" + _NEGATED[av] + "]")
+        else:
+            raise Unrelaxable(f"unknown set member {op} {av}")
+    if negated:
+        return "[^" + "".join(parts) + "]" if parts else "(?s:.)"
+    if icase and turkish:
+        parts.append(_TURKISH_I_SET)
+    if parts:
+        alternatives.append("[" + "".join(parts) + "]")
+    if not alternatives:
+        return "[^\\x00-\\x{10ffff}]"
+    return alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
