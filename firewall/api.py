@@ -35,6 +35,7 @@ class Firewall:
         limits: Limits | None = None,
         exclusions: Iterable[Exclusion] = (),
         known_literals: Mapping[str, list[list[str]] | None] | None = None,
+        known_relaxed: Mapping[str, str | None] | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -43,7 +44,9 @@ class Firewall:
         if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
             raise ValueError(f"threshold must be a positive whole number, got {threshold!r}")
         self.signatures = tuple(signatures)
-        self.rules: RuleSet = compile_signatures(self.signatures, paranoia, known_literals=known_literals)
+        self.rules: RuleSet = compile_signatures(
+            self.signatures, paranoia, known_literals=known_literals, known_relaxed=known_relaxed
+        )
         self.paranoia = paranoia
         self.mode = mode
         self.on_error = on_error
@@ -76,10 +79,12 @@ class Firewall:
             limits=limits,
             exclusions=exclusions,
             known_literals=cache.literals,
+            known_relaxed=cache.relaxed,
         )
         cache.update(
             (s.pattern for s in signatures),
             {s.pattern: derive_requirements(s.pattern) for s in signatures if s.pattern not in cache.literals},
+            {} if firewall.rules.screen is None else firewall.rules.screen.translations,
         )
         return firewall
 

@@ -24,6 +24,7 @@ from typing import TypeVar
 
 from .compiler import LITERAL_ID, RuleSet
 from .decoded import DecodedTexts, acting_decoders, found_in
+from .screen import Allowance
 from .transforms import MAX_ROUNDS, OTHER_SPACES, TRANSFORMS, cmdline_normalize, css_decode, js_decode_once
 
 
@@ -115,24 +116,26 @@ class JoinedGroup:
         return parts
 
 
-def group_candidates(rules: RuleSet, texts: list[str], acting: frozenset[str]) -> JoinedGroup | None:
+def group_candidates(
+    rules: RuleSet, texts: list[str], acting: frozenset[str], allowance: Allowance | None = None
+) -> JoinedGroup | None:
     """The group decoded joined (its texts all have `acting` as acting decoders); None when it must
     be examined text by text. A large group first learns on its first texts which separators fail
-    (`_probe`)."""
+    (`_probe`). `allowance`: the record's screening time left."""
     if len(texts) < MIN_GROUP:
         return None
     newline, avoided = True, set[str]()
     if len(texts) >= PROBED_GROUP:
         newline, avoided = _probe(rules, texts[:PROBE_TEXTS], acting)
     if newline and acting <= BY_NEWLINE.local:
-        found = _joined_candidates(rules, texts, acting, BY_NEWLINE)
+        found = _joined_candidates(rules, texts, acting, BY_NEWLINE, allowance)
         if isinstance(found, JoinedGroup):
             return found
         if isinstance(found, frozenset):
             avoided |= found
     if not acting <= BY_CONTROL.local:
         return None
-    found = _by_control(texts, avoided, lambda joining: _joined_candidates(rules, texts, acting, joining))
+    found = _by_control(texts, avoided, lambda joining: _joined_candidates(rules, texts, acting, joining, allowance))
     return None if isinstance(found, frozenset) else found
 
 
@@ -185,7 +188,7 @@ def _probe(rules: RuleSet, sample: list[str], acting: frozenset[str]) -> tuple[b
 
 
 def _joined_candidates(
-    rules: RuleSet, texts: list[str], acting: frozenset[str], joining: Joining
+    rules: RuleSet, texts: list[str], acting: frozenset[str], joining: Joining, allowance: Allowance | None
 ) -> JoinedGroup | frozenset[str] | None:
     """The group decoded joined by `joining` and its texts' candidates; when a decoding yielded its
     separator, the characters that decoding produced (another separator may do); None when the
@@ -194,7 +197,8 @@ def _joined_candidates(
     if not isinstance(settled, tuple):
         return settled
     decoded, forms, reduced_to = settled
-    return JoinedGroup(decoded, candidates_of_forms(rules, forms, len(texts), joining.separator), reduced_to)
+    bound = screened(rules, decoded, rules.projections(reduced_to), allowance, joining.separator)
+    return JoinedGroup(decoded, candidates_of_forms(rules, forms, len(texts), joining.separator, bound), reduced_to)
 
 
 def _decoded_joined(
@@ -239,15 +243,23 @@ def settle(
 
 def forms_of(decoded: DecodedTexts, chains: Iterable[tuple[tuple[str, ...], frozenset[int]]]) -> list[Form]:
     """The distinct folded outputs of `chains`, each with the signatures of the chains giving it."""
+    return [(low, frozenset(signatures)) for low, signatures in _distinct_outputs(chains, decoded.folded)]
+
+
+def _distinct_outputs(
+    chains: Iterable[tuple[tuple[str, ...], frozenset[int]]], output_of: Callable[[tuple[str, ...]], str]
+) -> list[tuple[str, set[int]]]:
+    """What `chains` give (equal outputs are one object, found by id), each with the signatures of
+    the chains giving it."""
     members: dict[int, tuple[str, set[int]]] = {}
     for chain, signatures in chains:
-        low = decoded.folded(chain)
-        entry = members.get(id(low))
+        output = output_of(chain)
+        entry = members.get(id(output))
         if entry is None:
-            members[id(low)] = (low, set(signatures))
+            members[id(output)] = (output, set(signatures))
         else:
             entry[1].update(signatures)
-    return [(low, frozenset(signatures)) for low, signatures in members.values()]
+    return list(members.values())
 
 
 @functools.lru_cache(maxsize=32)
@@ -338,19 +350,42 @@ Form = tuple[str, frozenset[int]]
 """A folded decoded text (or texts joined by newlines) and the signatures whose chains give it."""
 
 
-def candidates_of_forms(rules: RuleSet, forms: list[Form], count: int, separator: str = "\n") -> list[set[int]]:
+def candidates_of_forms(
+    rules: RuleSet, forms: list[Form], count: int, separator: str = "\n", bound: set[int] | None = None
+) -> list[set[int]]:
     """Per text, the signatures whose literal groups one of its forms holds, among those the form
-    is for. `forms` hold `count` texts joined by `separator` (a single text is taken whole). A
-    short text's forms are taken together: one evaluation per text instead of one per form, at the
-    price of a candidate whose literals come from two forms (its regex then decides). A long
-    text's forms are kept apart: there a needless candidate costs a long regex search."""
-    found = [set(rules.always) for _ in range(count)]
+    is for (and within `bound`, what the screen left in play, when given). `forms` hold `count`
+    texts joined by `separator` (a single text is taken whole). A short text's forms are taken
+    together: one evaluation per text instead of one per form, at the price of a candidate whose
+    literals come from two forms (its regex then decides). A long text's forms are kept apart:
+    there a needless candidate costs a long regex search."""
+    if bound is not None and not bound:
+        return [set() for _ in range(count)]
+    always = rules.always if bound is None else rules.always & bound
+    found = [set(always) for _ in range(count)]
     if rules.automaton is None:
         return found
     if count == 1:
-        found[0] |= _one_text_candidates(rules, forms)
+        own = _one_text_candidates(rules, forms)
+        found[0] |= own if bound is None else own & bound
         return found
-    return _joined_candidates_of_forms(rules, forms, found, separator)
+    return _joined_candidates_of_forms(rules, forms, found, separator, bound)
+
+
+def screened(
+    rules: RuleSet,
+    decoded: DecodedTexts,
+    chains: Iterable[tuple[tuple[str, ...], frozenset[int]]],
+    allowance: Allowance | None,
+    separator: str | None = None,
+) -> set[int] | None:
+    """The signatures `rules.screen` leaves in play on what `chains` make of `decoded` (texts
+    joined by `separator`, if any), each output screened once for the signatures of every chain
+    giving it; None when it cannot tell."""
+    if rules.screen is None:
+        return None
+    outputs = _distinct_outputs(chains, decoded.get)
+    return rules.screen.bound(outputs, separator, Allowance() if allowance is None else allowance)
 
 
 def _one_text_candidates(rules: RuleSet, forms: list[Form]) -> set[int]:
@@ -374,7 +409,7 @@ pass over every form would cost more than it saves."""
 
 
 def _joined_candidates_of_forms(
-    rules: RuleSet, forms: list[Form], found: list[set[int]], separator: str
+    rules: RuleSet, forms: list[Form], found: list[set[int]], separator: str, screened: set[int] | None
 ) -> list[set[int]]:
     """`candidates_of_forms` for several texts. The forms mostly repeat one another text by text
     (eight chains leave most of 19,000 `%%0042` as they are): every text of the first form, and each
@@ -383,7 +418,8 @@ def _joined_candidates_of_forms(
     holds taken whole, among those the form is for, bound what any one text can hold (`_bound`):
     only hits of anchors owned by one of them are mapped. Texts with the same anchors share their
     evaluation, and need no look at their text when the anchors establish their signatures
-    (`RuleSet.split`): a flood of `<0042` costs a lookup per text."""
+    (`RuleSet.split`): a flood of `<0042` costs a lookup per text. What the screen left in play,
+    when given, is the bound instead."""
     owners = rules.anchor_owners
     every_form = [low.split(separator) for low, _members in forms]
     entries, numbers, firsts = _variants(every_form)
@@ -392,7 +428,11 @@ def _joined_candidates_of_forms(
     found_anywhere = set(map(LITERAL_ID, hits))
     bound: set[int] | frozenset[int]
     universal: set[int] = set()
-    if len(hits) * SPARSE_HITS < len(scanned):
+    sparse = len(hits) * SPARSE_HITS < len(scanned)
+    if screened is not None:
+        bound = screened
+        live = {literal_id for literal_id in found_anywhere if not owners[literal_id].isdisjoint(bound)}
+    elif sparse:
         bound = rules.every  # sparse hits: mapping them costs less than bounding them
         live = found_anywhere
     else:
@@ -400,6 +440,7 @@ def _joined_candidates_of_forms(
         if not bound:
             return found
         live = {literal_id for literal_id in found_anywhere if not owners[literal_id].isdisjoint(bound)}
+    if not sparse:
         universal = _in_every_text(rules, every_form, hits, live)
     merged: dict[int, set[int]] = {}
     _live_hits_by_text(hits, live - universal if universal else live, _starts(entries), numbers, merged)
@@ -416,7 +457,7 @@ def _joined_candidates_of_forms(
     for number, ids in merged.items():
         if len(first[number]) >= SHORT_TEXT:
             own = [(texts[number], members) for texts, (_low, members) in zip(every_form, forms, strict=True)]
-            found[number] |= _one_text_candidates(rules, own)
+            found[number] |= _one_text_candidates(rules, own) & bound
             continue
         key = frozenset(ids)
         split = by_anchors.get(key)

@@ -21,6 +21,7 @@ from .boundaries import joined_form
 from .branches import Branches, top_level_branches
 from .literals import derive_requirements
 from .model import PARANOIA_LEVELS, Signature
+from .screen import Screen
 
 _LIST_INDEX = re.compile(r"\[\d+\]")
 
@@ -134,6 +135,8 @@ class RuleSet:
     """Every active signature."""
     targeted: frozenset[int]
     chain_members: dict[tuple[str, ...], frozenset[int]]
+    screen: Screen | None = None
+    """Every signature's relaxed pattern in one RE2 set: which may match a text at all."""
     index_blind_targets: bool = False
     """No target glob can tell list positions apart (`_index_sensitive`)."""
     _target_cache: dict[str, frozenset[int]] = field(default_factory=dict, compare=False, repr=False)
@@ -364,10 +367,14 @@ def compile_signatures(
     paranoia: int = 1,
     *,
     known_literals: Mapping[str, list[list[str]] | None] | None = None,
+    known_relaxed: Mapping[str, str | None] | None = None,
+    screen: bool = True,
 ) -> RuleSet:
     """Keep the signatures at or below `paranoia` and prepare them for matching.
 
-    `known_literals` maps patterns to the groups an earlier derivation found (None: unparsable)."""
+    `known_literals` maps patterns to the groups an earlier derivation found (None: unparsable),
+    `known_relaxed` to their relaxed forms for the screen (None: not relaxable).
+    `screen=False` leaves out the RE2 screen: the literal prefilter alone picks the candidates."""
     if isinstance(paranoia, bool) or paranoia not in PARANOIA_LEVELS:
         raise ValueError(f"paranoia must be one of {PARANOIA_LEVELS}, got {paranoia!r}")
     all_signatures = tuple(signatures)
@@ -417,6 +424,7 @@ def compile_signatures(
         every=frozenset(range(len(compiled))),
         targeted=targeted,
         chain_members={chain: frozenset(members) for chain, members in chains.items()},
+        screen=Screen(((c.index, c.signature.pattern) for c in compiled), known_relaxed) if screen else None,
         index_blind_targets=not any(
             _index_sensitive(glob) for c in compiled if c.index in targeted for glob in c.signature.targets
         ),

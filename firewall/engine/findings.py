@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 from .compiler import CompiledSignature
+from .screen import Allowance
 
 MAX_PATHS_PER_SIGNATURE = 3
 """A signature reports at most this many fields of a record."""
@@ -53,6 +54,9 @@ class Memo:
     grow it without bound."""
 
     def __init__(self) -> None:
+        self.screening = Allowance()
+        """The screening time the batch has left (`screen`): a record the screen does not pay for
+        (text that keeps RE2 building new states) must not cost more than this for it."""
         self.candidates: dict[str, tuple[set[int], frozenset[str] | None]] = {}
         """text -> (its candidates, the decoders its chains reduce to; None: no reduction holds)."""
         self.outcomes: dict[tuple[int, str], str | None] = {}

@@ -10,12 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from .batching import JoinedGroup, candidates_of_forms, forms_of, group_candidates, joinable_acting, settle
+from .batching import (
+    JoinedGroup,
+    candidates_of_forms,
+    forms_of,
+    group_candidates,
+    joinable_acting,
+    screened,
+    settle,
+)
 from .compiler import RuleSet
 from .decoded import DecodedTexts, acting_decoders_of
 from .findings import MAX_PATHS_PER_SIGNATURE, Budget, Findings, Hit, Limits, Memo
 from .literals import fold
 from .model import Exclusion
+from .screen import Allowance
 from .search import FieldTexts, GroupText, RecordSearch, applicable, plan_searches
 
 __all__ = [
@@ -116,6 +125,7 @@ def record_candidates(
             distinct[text] = [index]
         else:
             positions.append(index)
+    allowance = Allowance() if memo is None else memo.screening
     plain: list[str] = []
     groups: dict[frozenset[str], list[str]] = {}
     for text, acting in acting_decoders_of(distinct):
@@ -125,7 +135,7 @@ def record_candidates(
             plain.append(text)
     alone: list[tuple[str, frozenset[str]]] = []
     for acting, members in groups.items():
-        for part, batched in _joined_parts(rules, members, acting):
+        for part, batched in _joined_parts(rules, members, acting, allowance):
             if batched is None:
                 alone += ((text, acting) for text in part)
                 continue
@@ -136,13 +146,13 @@ def record_candidates(
                     texts[index] = GroupText(batched, number)
     for text, acting in alone:
         decoded = DecodedTexts(text, acting)
-        shared = _decoded_candidates(rules, decoded, acting)
+        shared = _decoded_candidates(rules, decoded, acting, allowance)
         known[text] = (shared, decoded.reduced_to)
         for index in distinct[text]:
             found[index] = shared
             texts[index] = decoded
     no_decoder: frozenset[str] = frozenset()
-    for text, shared in zip(plain, _plain_candidates(rules, plain), strict=True):
+    for text, shared in zip(plain, _plain_candidates(rules, plain, allowance), strict=True):
         known[text] = (shared, no_decoder)
         for index in distinct[text]:
             found[index] = shared
@@ -160,7 +170,7 @@ halving further would only add passes."""
 
 
 def _joined_parts(
-    rules: RuleSet, members: list[str], acting: frozenset[str]
+    rules: RuleSet, members: list[str], acting: frozenset[str], allowance: Allowance
 ) -> list[tuple[list[str], JoinedGroup | None]]:
     """The group's texts in parts, each with its candidates when it could be decoded joined. A
     part that cannot (one text decodes to a newline or wakes another decoder) is halved, so that
@@ -173,7 +183,7 @@ def _joined_parts(
     while pending:
         part = pending.pop()
         attempts += 1
-        batched = group_candidates(rules, part, acting) if attempts <= MAX_JOINED_ATTEMPTS else None
+        batched = group_candidates(rules, part, acting, allowance) if attempts <= MAX_JOINED_ATTEMPTS else None
         if batched is not None or len(part) <= SMALLEST_SPLIT or attempts > MAX_JOINED_ATTEMPTS:
             parts.append((part, batched))
         else:
@@ -188,22 +198,29 @@ def field_candidates(rules: RuleSet, path: str, text: str) -> list[int]:
     return applicable(rules, path, found[0])
 
 
-def _plain_candidates(rules: RuleSet, texts: list[str]) -> list[set[int]]:
+def _plain_candidates(rules: RuleSet, texts: list[str], allowance: Allowance) -> list[set[int]]:
     """Candidates of texts no decoder would change (every chain yields them, up to case): the
     folded texts are joined with newlines, which plain texts never contain, and scanned once."""
     if not texts:
         return []
-    return candidates_of_forms(rules, [("\n".join(fold(text) for text in texts), rules.every)], len(texts))
+    joined = "\n".join(texts)
+    bound = screened(rules, DecodedTexts(joined, frozenset()), rules.projections(frozenset()), allowance, "\n")
+    return candidates_of_forms(rules, [(fold(joined), rules.every)], len(texts), bound=bound)
 
 
-def _decoded_candidates(rules: RuleSet, texts: DecodedTexts, acting: frozenset[str]) -> set[int]:
+def _decoded_candidates(
+    rules: RuleSet, texts: DecodedTexts, acting: frozenset[str], allowance: Allowance
+) -> set[int]:
     """Candidates of a field some decoder changes. Only the decoders acting on the field, and those
     their decodings wake, can change it, so each chain is evaluated reduced to them (and lower
     case): a few forms instead of one per chain (`settle`); every chain in full when that does not
     settle."""
     settled = settle(rules, texts, acting)
+    chains: Iterable[tuple[tuple[str, ...], frozenset[int]]]
     if settled is None:
-        forms = forms_of(texts, rules.chain_members.items())
+        chains = rules.chain_members.items()
+        forms = forms_of(texts, chains)
     else:
         forms, texts.reduced_to = settled
-    return candidates_of_forms(rules, forms, 1)[0]
+        chains = rules.projections(texts.reduced_to)
+    return candidates_of_forms(rules, forms, 1, bound=screened(rules, texts, chains, allowance))[0]

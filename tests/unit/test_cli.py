@@ -321,8 +321,8 @@ def test_signatures_test_reports_an_example_that_times_out(
     path = tmp_path / "slow.yaml"
     path.write_text(
         "family: slow\nsignatures:\n  - id: FW-SLOW-001\n    title: nested quantifiers\n    severity: low\n"
-        "    paranoia: 1\n    targets: [any]\n    transforms: []\n    pattern: '(x+x+)+y'\n"
-        f"    examples: {{match: [xxy], no_match: [y{'x' * 1000}]}}\n"
+        "    paranoia: 1\n    targets: [any]\n    transforms: []\n    pattern: '(x+x+)+y(?!z)'\n"
+        f"    examples: {{match: [xxy], no_match: [{'x' * 1000}yz]}}\n"
     )
     code, _, err = _run(capsys, "signatures", "test", str(path))
     assert code == EXIT_DETECTED

@@ -21,9 +21,10 @@ from firewall.engine.matcher import MAX_PATHS_PER_SIGNATURE, Limits, field_candi
 from firewall.engine.model import Signature
 from firewall.engine.scoring import judge
 
-CATASTROPHIC = "(x+x+)+y"
-HOSTILE = "y" + "x" * 5000
-"""Holds both literals the prefilter requires of CATASTROPHIC, so the regex does run, and blows up."""
+CATASTROPHIC = "(x+x+)+y(?!z)"
+HOSTILE = "x" * 5000 + "yz"
+"""Holds both literals the prefilter requires of CATASTROPHIC, and what its relaxed pattern (without
+the lookahead) matches, so that neither prefilter nor screen rules it out: the regex runs, and blows up."""
 """Exponential for a backtracking engine; `regex` still takes far over a second on 5,000 x's."""
 
 SigFactory = Callable[..., Signature]
@@ -106,7 +107,7 @@ def test_candidates_are_the_signatures_whose_literal_occurs_plus_those_without_o
         make_sig(id="FW-UNIT-002", pattern="bravo2"),
         make_sig(id="FW-UNIT-003", pattern=r"\d\d"),  # no usable literal: always a candidate
     ]
-    rules = compile_signatures(sigs)
+    rules = compile_signatures(sigs, screen=False)
     by_id = {c.signature.id: c.index for c in rules.signatures}
     assert rules.signatures[by_id["FW-UNIT-003"]].literals is None
 
@@ -391,8 +392,9 @@ def _alone(rules: RuleSet, text: str, acting: frozenset[str]) -> set[int]:
     """The candidates of a text with `acting` decoders inspected on its own."""
     from firewall.engine.decoded import DecodedTexts
     from firewall.engine.matcher import _decoded_candidates
+    from firewall.engine.screen import Allowance
 
-    return _decoded_candidates(rules, DecodedTexts(text), acting)
+    return _decoded_candidates(rules, DecodedTexts(text), acting, Allowance())
 
 
 def _assert_sound_candidates(rules: RuleSet, text: str, found: set[int], alone: set[int]) -> None:
@@ -414,7 +416,7 @@ def test_fields_judged_together_keep_every_candidate_they_get_alone(bundled_sign
     get one by one."""
     from firewall.engine.matcher import record_candidates
 
-    rules = compile_signatures(bundled_signatures, paranoia=4)
+    rules = compile_signatures(bundled_signatures, paranoia=4, screen=False)
     fragments = [
         "hello",
         "O'Brien",
@@ -478,7 +480,7 @@ def test_reduced_chains_give_the_candidates_of_the_full_chains(bundled_signature
     from firewall.engine.search import applicable
     from firewall.engine.transforms import apply_chain
 
-    rules = compile_signatures(bundled_signatures, paranoia=4)
+    rules = compile_signatures(bundled_signatures, paranoia=4, screen=False)
     fragments = [
         "a+b",
         "O'Brien",
@@ -528,7 +530,7 @@ def test_a_group_scanned_joined_keeps_the_candidates_of_each_text(
     monkeypatch.setattr(batching, "SPARSE_HITS", sparse_hits)
     from firewall.engine.decoded import acting_decoders
 
-    rules = compile_signatures(bundled_signatures, paranoia=4)
+    rules = compile_signatures(bundled_signatures, paranoia=4, screen=False)
     texts = _examples(bundled_signatures)
     texts += [f"it's {i:05d}" for i in range(50)] + [f"Chloé O'Brien & co {i}" for i in range(50)]
     texts += [f"{'word ' * 250}it's {i} ' or 1=1 -- /etc/passwd" for i in range(3)]  # long: form by form
@@ -602,7 +604,7 @@ def test_texts_that_decode_to_control_characters_are_joined_by_another(
     from firewall.engine.decoded import acting_decoders
     from firewall.engine.transforms import apply_chain
 
-    rules = compile_signatures(bundled_signatures, paranoia=4)
+    rules = compile_signatures(bundled_signatures, paranoia=4, screen=False)
     acting = acting_decoders(texts[0])
     assert all(acting_decoders(text) == acting for text in texts)
     group = _joined_like_each_text(rules, texts, acting)
@@ -658,7 +660,7 @@ def test_texts_a_later_form_leaves_as_they_were_are_scanned_once(
     from firewall.engine.decoded import acting_decoders
 
     monkeypatch.setattr(batching, "SPARSE_HITS", sparse_hits)
-    rules = compile_signatures(bundled_signatures, paranoia=4)
+    rules = compile_signatures(bundled_signatures, paranoia=4, screen=False)
     acting = acting_decoders(texts[0])
     assert all(acting_decoders(text) == acting for text in texts)
     group = _joined_like_each_text(rules, texts, acting)
@@ -674,16 +676,16 @@ def test_a_large_group_learns_on_its_first_texts_which_separators_fail(
     from firewall.engine import batching
     from firewall.engine.decoded import acting_decoders
 
-    rules = compile_signatures(bundled_signatures, paranoia=4)
+    rules = compile_signatures(bundled_signatures, paranoia=4, screen=False)
     texts = [form.format(i) for i in range(batching.PROBED_GROUP)]
     acting = acting_decoders(texts[0])
     assert all(acting_decoders(text) == acting for text in texts)
     tried: list[str] = []
     whole = batching._joined_candidates
 
-    def spy(rules: RuleSet, texts: list[str], acting: frozenset[str], joining: Any) -> Any:
+    def spy(rules: RuleSet, texts: list[str], acting: frozenset[str], joining: Any, allowance: Any) -> Any:
         tried.append(joining.separator)
-        return whole(rules, texts, acting, joining)
+        return whole(rules, texts, acting, joining, allowance)
 
     monkeypatch.setattr(batching, "_joined_candidates", spy)
     group = _joined_like_each_text(rules, texts, acting)
@@ -707,7 +709,7 @@ def test_literals_every_text_holds_are_not_looked_for_text_by_text(
     from firewall.engine import batching
 
     monkeypatch.setattr(batching, "SPARSE_HITS", 10**9)  # the dense path, where texts share anchors
-    rules = compile_signatures(bundled_signatures, paranoia=4)
+    rules = compile_signatures(bundled_signatures, paranoia=4, screen=False)
     looked_at: list[str] = []
     held = RuleSet.held
 
@@ -729,7 +731,7 @@ def test_literals_every_text_holds_are_not_looked_for_text_by_text(
 def test_decoders_woken_by_decoding_join_the_group(bundled_signatures: tuple[Signature, ...]) -> None:
     """`%26lt%3B` decodes into an HTML reference: the group is decoded with the HTML decoder too,
     still joined, and each text keeps the candidates it needs."""
-    rules = compile_signatures(bundled_signatures, paranoia=4)
+    rules = compile_signatures(bundled_signatures, paranoia=4, screen=False)
     texts = [f"%26lt%3Bscript%26gt%3Balert({i})" for i in range(20)] + ["%26lt%3Bb%26gt%3B"]
     batched = _joined_like_each_text(rules, texts, frozenset({"url_decode"}))
     assert batched.reduced_to == {"url_decode", "html_entity_decode"}
@@ -739,7 +741,7 @@ def test_decoders_woken_by_decoding_join_the_group(bundled_signatures: tuple[Sig
 def test_texts_that_decode_to_newlines_are_joined_by_a_control_character(
     bundled_signatures: tuple[Signature, ...],
 ) -> None:
-    rules = compile_signatures(bundled_signatures, paranoia=4)
+    rules = compile_signatures(bundled_signatures, paranoia=4, screen=False)
     texts = [f"line%0a{i}%0d%0aunion%0aselect" for i in range(10)] + ["a%0a%0ab", "%0a"]
     batched = _joined_like_each_text(rules, texts, frozenset({"url_decode"}))
     assert batched.reduced_to == {"url_decode", "compress_whitespace"}
@@ -819,12 +821,13 @@ def test_one_text_that_cannot_be_joined_leaves_the_rest_of_its_group_joined(
     """A group is halved around a text that cannot be joined (decoded, it holds every separator):
     only a few texts end up examined one by one, and every text keeps the candidates it needs."""
     from firewall.engine.matcher import SMALLEST_SPLIT, _joined_parts
+    from firewall.engine.screen import Allowance
 
-    rules = compile_signatures(bundled_signatures, paranoia=1)
+    rules = compile_signatures(bundled_signatures, paranoia=1, screen=False)
     texts = [f"50% of {i:04d}" for i in range(1000)]
     texts[617] = EVERY_SEPARATOR
     acting = frozenset({"url_decode"})
-    parts = _joined_parts(rules, texts, acting)
+    parts = _joined_parts(rules, texts, acting, Allowance())
     alone = [text for part, batched in parts if batched is None for text in part]
     assert EVERY_SEPARATOR in alone and len(alone) <= SMALLEST_SPLIT
     assert sorted(text for part, _ in parts for text in part) == sorted(texts)

@@ -1,0 +1,187 @@
+"""Which signatures could match a text at all, for many signatures per automaton pass.
+
+The literal prefilter admits a signature wherever its literals occur, and benign text is full of
+them (`or`, `select`, `=`): each such field then costs Python work and a regex search. RE2 runs
+the signatures' relaxed patterns (`relaxed`) together, in C, in time linear in the text, and names
+those that match somewhere. A signature it does not name cannot match any text it was given, so
+its regex need not run there; one it names still goes through the prefilter and its regex.
+
+Three limits bound what the screen costs where it does not pay (text that keeps RE2 building states):
+
+- the patterns are split into sets of `SET_SIZE`: RE2 builds its automaton's states as the text
+  asks for them, and one set of every signature lets random punctuation ask for a new state at
+  almost every character (1.6 s on 256 KB even once warm; four sets: 0.6 s cold, 20 ms warm);
+- a joined text is given to RE2 in pieces of at most `PIECE` characters, cut at separators so
+  that every text lies whole in one piece; a longer text is not screened;
+- a batch's screening stops after `ALLOWANCE` CPU seconds (checked between pieces), and what is
+  left is not screened.
+
+Where the screen cannot tell, it says None and every signature stays in play: when RE2 gives up on
+a text (its automaton outgrew its memory: it then names nothing, so each set holds an empty pattern
+that matches every text, whose absence gives that away), when the allowance is spent, and for text
+that is not valid Unicode (a lone surrogate, from a decoded `\\ud800`), which RE2 cannot take.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping
+
+import re2
+
+from .relaxed import Unrelaxable, relaxed
+
+SET_SIZE = 50
+"""Patterns per RE2 set."""
+
+MAX_MEMORY = 16 << 20
+"""Bytes each RE2 set may use for its program and its automaton's cache of states (RE2's default)."""
+
+PIECE = 2048
+"""Characters given to RE2 at once. A fresh piece of random punctuation costs up to about 8 ms while
+the sets build the states it asks for, 0.1 ms once they have."""
+
+ALLOWANCE = 0.03
+"""CPU seconds of screening per batch of records (or per record inspected alone)."""
+
+
+class Allowance:
+    """The screening time a batch has left (only time spent screening counts)."""
+
+    def __init__(self, seconds: float = ALLOWANCE) -> None:
+        self.left = seconds
+
+
+class _Set:
+    """One compiled RE2 set and the signatures of its patterns."""
+
+    def __init__(self, matcher: re2.Set, indices: tuple[int, ...]) -> None:
+        self.matcher = matcher
+        self.numbers = (-1, *indices)
+        """Per pattern number, its signature's index (0 is the empty pattern)."""
+        self.indices = frozenset(indices)
+
+
+class Screen:
+    """The relaxed patterns of some signatures (by index), compiled into RE2 sets."""
+
+    def __init__(self, patterns: Iterable[tuple[int, str]], known: Mapping[str, str | None] | None = None) -> None:
+        """`known`: relaxed forms an earlier load worked out (None: not relaxable), by pattern."""
+        translated: list[tuple[int, str]] = []
+        unscreened: set[int] = set()
+        self.translations: dict[str, str | None] = {}
+        """Each pattern's relaxed form (None: not relaxable), for the pattern cache."""
+        for index, pattern in patterns:
+            if known is not None and pattern in known:
+                form = known[pattern]
+            else:
+                try:
+                    form = relaxed(pattern)
+                except Unrelaxable:
+                    form = None
+            self.translations[pattern] = form
+            if form is None:
+                unscreened.add(index)
+            else:
+                translated.append((index, form))
+        self._sets: list[_Set] = []
+        for start in range(0, len(translated), SET_SIZE):
+            compiled = _compile(translated[start : start + SET_SIZE])
+            unscreened |= compiled[1]
+            if compiled[0] is not None:
+                self._sets.append(compiled[0])
+        self.screened = frozenset(index for one in self._sets for index in one.indices)
+        """The signatures the screen can rule out."""
+        self.unscreened = frozenset(unscreened)
+        """Signatures whose pattern could not be relaxed or compiled: always left in play."""
+
+    def bound(
+        self, outputs: Iterable[tuple[str, Iterable[int]]], separator: str | None, allowance: Allowance
+    ) -> set[int] | None:
+        """The signatures that may match some text of `outputs` (each a text, or texts joined by
+        `separator`, and the signatures that run on it), the unscreened ones among them included;
+        None when some text cannot be screened."""
+        started = time.process_time()
+        try:
+            return self._bound(outputs, separator, allowance, started)
+        finally:
+            allowance.left -= time.process_time() - started
+
+    def _bound(
+        self, outputs: Iterable[tuple[str, Iterable[int]]], separator: str | None, allowance: Allowance, started: float
+    ) -> set[int] | None:
+        bound: set[int] = set()
+        for text, members in outputs:
+            wanted = set(members)
+            for piece in _pieces(text, separator):
+                if piece is None or time.process_time() - started > allowance.left:
+                    return None
+                found = self._matching(piece, wanted)
+                if found is None:
+                    return None
+                bound |= found
+            if self.unscreened:
+                bound |= self.unscreened.intersection(wanted)
+        return bound
+
+    def _matching(self, text: str, wanted: set[int]) -> set[int] | None:
+        """Among `wanted`, the screened signatures whose relaxed pattern matches in `text`."""
+        try:
+            encoded = text.encode()
+        except UnicodeEncodeError:
+            return None
+        found: set[int] = set()
+        for one in self._sets:
+            if one.indices.isdisjoint(wanted):
+                continue
+            numbers = one.matcher.Match(encoded)
+            if not numbers or 0 not in numbers:  # RE2 gave up
+                return None
+            found.update(one.numbers[number] for number in numbers if number)
+        return found & wanted
+
+
+def _compile(patterns: list[tuple[int, str]]) -> tuple[_Set | None, set[int]]:
+    """One RE2 set of `patterns`, and the signatures RE2 refused (all of them if it refuses the set)."""
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = MAX_MEMORY
+    matcher = re2.Set.SearchSet(options)
+    matcher.Add("")  # number 0: matches every text, unless RE2 gives up
+    indices: list[int] = []
+    refused: set[int] = set()
+    for index, pattern in patterns:
+        try:
+            matcher.Add(pattern)
+        except re2.error:
+            refused.add(index)
+        else:
+            indices.append(index)
+    if not indices:
+        return None, refused
+    try:
+        matcher.Compile()
+    except re2.error:
+        return None, refused | set(indices)
+    return _Set(matcher, tuple(indices)), refused
+
+
+def _pieces(text: str, separator: str | None) -> Iterator[str | None]:
+    """`text` in pieces of at most `PIECE` characters, each ending at a separator (or the end), so
+    that every text joined in it lies whole in one piece; None for a text longer than a piece,
+    which is not screened (one call on it could cost a long time)."""
+    if len(text) <= PIECE:
+        yield text
+        return
+    if separator is None:
+        yield None
+        return
+    start = 0
+    while len(text) - start > PIECE:
+        cut = text.rfind(separator, start, start + PIECE + 1)
+        if cut < 0:
+            yield None
+            return
+        yield text[start:cut]
+        start = cut + len(separator)
+    yield text[start:]

@@ -1,0 +1,123 @@
+"""The RE2 screen: it leaves out only signatures that cannot match, and says so when it cannot tell."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import pytest
+
+from firewall.engine import screen
+from firewall.engine.compiler import compile_signatures
+from firewall.engine.findings import Memo
+from firewall.engine.matcher import field_candidates, inspect_fields, record_candidates
+from firewall.engine.model import Signature
+from firewall.engine.screen import PIECE, Allowance, Screen, _pieces
+
+SigFactory = Callable[..., Signature]
+
+
+def _hits(findings: object) -> set[tuple[str, str]]:
+    return {(hit.signature.signature.id, hit.path) for hit in findings.hits}  # type: ignore[attr-defined]
+
+
+def test_a_signature_whose_literals_occur_but_whose_pattern_cannot_match_is_left_out(make_sig: SigFactory) -> None:
+    sig = make_sig(pattern=r"union\s+(?:all\s+)?select\b", prefilter=[["union"], ["select"]])
+    screened = compile_signatures([sig])
+    unscreened = compile_signatures([sig], screen=False)
+    text = "the union did not select a leader"
+    assert field_candidates(unscreened, "value", text) == [0]  # both literals are there
+    assert field_candidates(screened, "value", text) == []
+    assert field_candidates(screened, "value", "x union  select y") == [0]
+
+
+def test_the_screen_keeps_every_hit_of_the_shipped_signatures(bundled_signatures: tuple[Signature, ...]) -> None:
+    """Random records of every shipped signature's examples, alone and with decoder-laden text:
+    the same hits and errors with the screen as without it."""
+    with_screen = compile_signatures(bundled_signatures, paranoia=4)
+    without = compile_signatures(bundled_signatures, paranoia=4, screen=False)
+    examples = sorted({t for s in bundled_signatures for t in (*s.match_examples, *s.no_match_examples) if t})
+    extras = ["O'Brien", "50%25 off", "&lt;b&gt;", "\\u0027", "ＳＥＬＥＣＴ", "%2e%2e%2f", "a+b", "\t\n", "é"]
+    extras += ["\xa0", "\u3000or\u3000"]
+    rng = random.Random(5)
+    found = 0
+    for _ in range(120):
+        fields: list[tuple[str, str | bytes]] = [
+            (f"f{i}", rng.choice(examples) + rng.choice(["", " ", *extras])) for i in range(rng.randint(1, 30))
+        ]
+        screened, plain = inspect_fields(with_screen, fields), inspect_fields(without, fields)
+        assert _hits(screened) == _hits(plain), fields
+        assert screened.error == plain.error
+        found += len(screened.hits)
+    assert found > 500
+
+
+def test_text_re2_cannot_take_is_not_screened(make_sig: SigFactory) -> None:
+    rules = compile_signatures([make_sig(pattern=r"\bor\s+1=1")])
+    assert rules.screen is not None
+    assert rules.screen.bound([("\ud800 or 1=1", {0})], None, Allowance()) is None  # a lone surrogate
+    findings = inspect_fields(rules, [("value", "\ud800' or 1=1--")])
+    assert [hit.signature.signature.id for hit in findings.hits] == ["FW-UNIT-001"]
+
+
+class _GivesUp:
+    """An RE2 set answering as RE2 does when its automaton runs out of memory: no pattern at all."""
+
+    def Match(self, _text: bytes) -> None:
+        return None
+
+
+def test_when_re2_gives_up_every_signature_stays_in_play(make_sig: SigFactory) -> None:
+    rules = compile_signatures([make_sig(pattern="attack")])
+    assert rules.screen is not None
+    rules.screen._sets[0].matcher = _GivesUp()
+    assert rules.screen.bound([("an attack", {0})], None, Allowance()) is None
+    assert [hit.path for hit in inspect_fields(rules, [("a", "calm"), ("b", "an attack")]).hits] == ["b"]
+
+
+def test_a_set_re2_refuses_leaves_its_signatures_unscreened(
+    make_sig: SigFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(screen, "MAX_MEMORY", 1 << 10)  # too little for any program
+    rules = compile_signatures([make_sig(pattern="attack"), make_sig(id="FW-UNIT-002", pattern="other")])
+    assert rules.screen is not None
+    assert rules.screen.screened == frozenset() and rules.screen.unscreened == {0, 1}
+    assert rules.screen.bound([("calm", {0, 1})], None, Allowance()) == {0, 1}
+    assert [hit.path for hit in inspect_fields(rules, [("a", "calm"), ("b", "an attack")]).hits] == ["b"]
+
+
+def test_a_pattern_that_cannot_be_relaxed_always_stays_in_play(make_sig: SigFactory) -> None:
+    rules = compile_signatures([make_sig(pattern=r"\p{Lu}{3}tack"), make_sig(id="FW-UNIT-002", pattern="other")])
+    assert rules.screen is not None and rules.screen.unscreened == {0}
+    assert rules.screen.bound([("calm", {0, 1})], None, Allowance()) == {0}
+    assert [h.path for h in inspect_fields(rules, [("a", "calm"), ("b", "ATTtack")]).hits] == ["b"]
+
+
+def test_joined_text_is_screened_in_pieces_that_hold_each_text_whole() -> None:
+    rng = random.Random(3)
+    texts = ["x" * rng.choice([0, 1, 10, 300, PIECE - 1, PIECE]) for _ in range(60)]
+    joined = "\n".join(texts)
+    pieces = list(_pieces(joined, "\n"))
+    assert all(piece is not None and len(piece) <= PIECE for piece in pieces)
+    assert [text for piece in pieces if piece is not None for text in piece.split("\n")] == texts
+    assert list(_pieces("short", None)) == ["short"]
+    assert list(_pieces("y" * (PIECE + 1), None)) == [None]  # one long text: not screened
+    assert list(_pieces("a\n" + "y" * (PIECE + 1), "\n"))[-1] is None
+
+
+def test_screening_stops_once_the_allowance_is_spent(make_sig: SigFactory) -> None:
+    rules = compile_signatures([make_sig(pattern="attack")])
+    assert rules.screen is not None
+    assert rules.screen.bound([("calm", {0})], None, Allowance()) == set()
+    assert rules.screen.bound([("calm", {0})], None, Allowance(-1.0)) is None
+    memo = Memo()
+    before = memo.screening.left
+    record_candidates(rules, [("a", "calm"), ("b", "calm too " * 50)], memo)
+    assert memo.screening.left < before  # a batch's records draw on one allowance
+
+
+def test_screen_built_from_known_forms_skips_the_translation() -> None:
+    known = {"attack": "attack", r"\p{L}": None}
+    built = Screen([(0, "attack"), (1, r"\p{L}"), (2, "other")], known)
+    assert built.translations == {"attack": "attack", r"\p{L}": None, "other": "other"}
+    assert built.unscreened == {1} and built.screened == {0, 2}
