@@ -350,6 +350,13 @@ def _automaton(literal_ids: Mapping[str, int]) -> Any:
     return automaton
 
 
+def _screen(compiled: list[CompiledSignature], known: Mapping[str, str | None] | None) -> Screen:
+    """The screen, its sets parting signatures run on lower-cased text from those run on text as it
+    is (plain text is screened in both forms), and ordered by chain within each part."""
+    ordered = sorted(compiled, key=lambda c: ("lowercase" in c.chain, c.chain, c.index))
+    return Screen(((c.index, c.signature.pattern, "lowercase" in c.chain) for c in ordered), known)
+
+
 def signature_set_version(signatures: Iterable[Signature]) -> str:
     digest = hashlib.sha256()
     for sig in sorted(signatures, key=lambda s: s.id):
@@ -424,7 +431,7 @@ def compile_signatures(
         every=frozenset(range(len(compiled))),
         targeted=targeted,
         chain_members={chain: frozenset(members) for chain, members in chains.items()},
-        screen=Screen(((c.index, c.signature.pattern) for c in compiled), known_relaxed) if screen else None,
+        screen=_screen(compiled, known_relaxed) if screen else None,
         index_blind_targets=not any(
             _index_sensitive(glob) for c in compiled if c.index in targeted for glob in c.signature.targets
         ),

@@ -25,7 +25,7 @@ that is not valid Unicode (a lone surrogate, from a decoded `\\ud800`), which RE
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 
 import re2
 
@@ -65,13 +65,18 @@ class _Set:
 class Screen:
     """The relaxed patterns of some signatures (by index), compiled into RE2 sets."""
 
-    def __init__(self, patterns: Iterable[tuple[int, str]], known: Mapping[str, str | None] | None = None) -> None:
-        """`known`: relaxed forms an earlier load worked out (None: not relaxable), by pattern."""
-        translated: list[tuple[int, str]] = []
+    def __init__(
+        self, patterns: Iterable[tuple[int, str, Hashable]], known: Mapping[str, str | None] | None = None
+    ) -> None:
+        """`patterns`: (signature index, pattern, kind); patterns of one kind share sets, in the
+        order given. Signatures that run on the same texts (the same chain, or at least both lower
+        case or neither) are best of one kind, so that a text needs few sets. `known`: relaxed forms
+        an earlier load worked out (None: not relaxable), by pattern."""
+        translated: dict[Hashable, list[tuple[int, str]]] = {}
         unscreened: set[int] = set()
         self.translations: dict[str, str | None] = {}
         """Each pattern's relaxed form (None: not relaxable), for the pattern cache."""
-        for index, pattern in patterns:
+        for index, pattern, kind in patterns:
             if known is not None and pattern in known:
                 form = known[pattern]
             else:
@@ -83,13 +88,14 @@ class Screen:
             if form is None:
                 unscreened.add(index)
             else:
-                translated.append((index, form))
+                translated.setdefault(kind, []).append((index, form))
         self._sets: list[_Set] = []
-        for start in range(0, len(translated), SET_SIZE):
-            compiled = _compile(translated[start : start + SET_SIZE])
-            unscreened |= compiled[1]
-            if compiled[0] is not None:
-                self._sets.append(compiled[0])
+        for forms in translated.values():
+            for start in range(0, len(forms), SET_SIZE):
+                compiled = _compile(forms[start : start + SET_SIZE])
+                unscreened |= compiled[1]
+                if compiled[0] is not None:
+                    self._sets.append(compiled[0])
         self.screened = frozenset(index for one in self._sets for index in one.indices)
         """The signatures the screen can rule out."""
         self.unscreened = frozenset(unscreened)
