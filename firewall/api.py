@@ -35,7 +35,7 @@ class Firewall:
         limits: Limits | None = None,
         exclusions: Iterable[Exclusion] = (),
         known_literals: Mapping[str, list[list[str]] | None] | None = None,
-        known_relaxed: Mapping[str, str | None] | None = None,
+        known_relaxed: Mapping[str, tuple[str, str] | None] | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")

@@ -40,8 +40,8 @@ class PatternCache:
         """Patterns known to compile."""
         self.literals: dict[str, list[list[str]] | None] = {}
         """Derived literal groups per pattern (None: the parser does not know its syntax)."""
-        self.relaxed: dict[str, str | None] = {}
-        """Relaxed form per pattern, for the screen (None: not relaxable)."""
+        self.relaxed: dict[str, tuple[str, str] | None] = {}
+        """Relaxed forms per pattern, for the screen (None: not relaxable)."""
         if path is not None and path.is_file():
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
@@ -50,7 +50,10 @@ class PatternCache:
             if isinstance(data, dict) and data.get("salt") == self.salt:
                 self.valid = set(data.get("valid") or ())
                 self.literals = dict(data.get("literals") or {})
-                self.relaxed = dict(data.get("relaxed") or {})
+                self.relaxed = {
+                    pattern: None if forms is None else (forms[0], forms[1])
+                    for pattern, forms in (data.get("relaxed") or {}).items()
+                }
 
     @classmethod
     def beside(cls, location: Path) -> PatternCache:
@@ -60,7 +63,7 @@ class PatternCache:
         self,
         valid: Iterable[str],
         derived: Mapping[str, tuple[frozenset[str], ...] | None],
-        relaxed: Mapping[str, str | None] | None = None,
+        relaxed: Mapping[str, tuple[str, str] | None] | None = None,
     ) -> None:
         """Record patterns that compiled, derived literals and relaxed forms; written only when
         something is new."""

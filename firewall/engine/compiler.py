@@ -350,7 +350,7 @@ def _automaton(literal_ids: Mapping[str, int]) -> Any:
     return automaton
 
 
-def _screen(compiled: list[CompiledSignature], known: Mapping[str, str | None] | None) -> Screen:
+def _screen(compiled: list[CompiledSignature], known: Mapping[str, tuple[str, str] | None] | None) -> Screen:
     """The screen, its sets parting signatures run on lower-cased text from those run on text as it
     is (plain text is screened in both forms), and ordered by chain within each part."""
     ordered = sorted(compiled, key=lambda c: ("lowercase" in c.chain, c.chain, c.index))
@@ -374,7 +374,7 @@ def compile_signatures(
     paranoia: int = 1,
     *,
     known_literals: Mapping[str, list[list[str]] | None] | None = None,
-    known_relaxed: Mapping[str, str | None] | None = None,
+    known_relaxed: Mapping[str, tuple[str, str] | None] | None = None,
     screen: bool = True,
 ) -> RuleSet:
     """Keep the signatures at or below `paranoia` and prepare them for matching.

@@ -49,6 +49,8 @@ _POSITIVE = {
     c.CATEGORY_SPACE: r"\t-\r\x{1c}-\x{20}" + _NON_ASCII,
 }
 """Each category and more: its ASCII members exactly, with every non-ASCII character."""
+_POSITIVE_WITHIN_LINES = {**_POSITIVE, c.CATEGORY_SPACE: r"\t\x0b-\r\x{1c}-\x{20}" + _NON_ASCII}
+_NEWLINE = 10
 _NEGATED = {
     c.CATEGORY_NOT_DIGIT: "0-9",
     c.CATEGORY_NOT_WORD: "0-9A-Za-z_",
@@ -76,13 +78,17 @@ class Unrelaxable(ValueError):
     """The pattern uses syntax this translation does not know; its regex then always runs."""
 
 
-def relaxed(pattern: str) -> str:
-    """`pattern` (as `regex` reads it) as an RE2 pattern matching at least wherever it matches."""
+def relaxed(pattern: str, within_lines: bool = False) -> str:
+    """`pattern` (as `regex` reads it) as an RE2 pattern matching at least wherever it matches.
+
+    `within_lines`: for texts that hold no newline, joined by newlines. Nothing in the relaxed
+    pattern then matches a newline, so that no match spans two texts (as a pattern's `[^x]` or
+    `\\s` would across the separator); where each text alone holds a match, it still matches."""
     parsed = parse_pattern(pattern)
     if parsed is None:
         raise Unrelaxable("the standard parser does not read this pattern")
     items, flags = parsed
-    translation = _Translation(_groups(items))
+    translation = _Translation(_groups(items), within_lines)
     body = translation.sequence(items, bool(flags & c.SRE_FLAG_IGNORECASE), MAX_NESTED_COUNT, 0)
     return body if not flags & c.SRE_FLAG_IGNORECASE else "(?i:" + body + ")"
 
@@ -112,8 +118,9 @@ def _groups(items: list[tuple[Any, Any]], found: dict[int, list[tuple[Any, Any]]
 
 
 class _Translation:
-    def __init__(self, groups: dict[int, list[tuple[Any, Any]]]) -> None:
+    def __init__(self, groups: dict[int, list[tuple[Any, Any]]], within_lines: bool) -> None:
         self.groups = groups
+        self.within_lines = within_lines
         self.copying: list[int] = []
 
     def sequence(self, items: list[tuple[Any, Any]], icase: bool, room: int, depth: int) -> str:
@@ -121,14 +128,16 @@ class _Translation:
         return "".join(self.item(op, av, icase, room, depth) for op, av in items)
 
     def item(self, op: Any, av: Any, icase: bool, room: int, depth: int) -> str:
+        if op is c.LITERAL and ((self.within_lines and av == _NEWLINE) or (icase and av in _TURKISH_I)):
+            return _set([(c.LITERAL, av)], icase, self.within_lines)
         if op is c.LITERAL:
-            return _set([(c.LITERAL, av)], icase) if icase and av in _TURKISH_I else _literal(av)
+            return _literal(av)
         if op is c.NOT_LITERAL:
-            return "[^" + _literal(av) + "]"
+            return "[^" + _literal(av) + ("\\n]" if self.within_lines else "]")
         if op is c.ANY:
-            return "(?s:.)"
+            return "[^\\n]" if self.within_lines else "(?s:.)"
         if op is c.IN:
-            return _set(list(av), icase)
+            return _set(list(av), icase, self.within_lines)
         if op is c.BRANCH:
             return "(?:" + "|".join(self.sequence(list(b), icase, room, depth) for b in av[1]) + ")"
         if op is c.SUBPATTERN:
@@ -177,30 +186,35 @@ def _literal(code: int) -> str:
     return character if character.isascii() and character.isalnum() else f"\\x{{{code:x}}}"
 
 
-def _set(items: list[tuple[Any, Any]], icase: bool) -> str:
-    """A character set: members as they are, categories widened (or, negated, narrowed)."""
+def _set(items: list[tuple[Any, Any]], icase: bool, within_lines: bool) -> str:
+    """A character set: members as they are, categories widened (or, negated, narrowed); without
+    the newline when `within_lines`."""
     negated = bool(items) and items[0][0] is c.NEGATE
     members = items[1:] if negated else items
     parts: list[str] = []
     alternatives: list[str] = []
     turkish = False
+    no_newline = within_lines and not negated
     for op, av in members:
         if op is c.LITERAL:
-            parts.append(_literal(av))
+            if not (no_newline and av == _NEWLINE):
+                parts.append(_literal(av))
             turkish |= av in _TURKISH_I
         elif op is c.RANGE:
             low, high = av
-            parts.append(_literal(low) + "-" + _literal(high))
+            ranges = [(low, min(high, _NEWLINE - 1)), (max(low, _NEWLINE + 1), high)] if no_newline else [av]
+            parts += (_literal(a) + "-" + _literal(b) for a, b in ranges if a <= b)
             turkish |= any(low <= code <= high for code in _TURKISH_I)
         elif op is c.CATEGORY and negated and av in _WITHIN_NEGATED:
             parts.append(_WITHIN_NEGATED[av])
         elif op is c.CATEGORY and av in _POSITIVE:
-            parts.append(_POSITIVE[av])
+            parts.append(_POSITIVE_WITHIN_LINES[av] if no_newline else _POSITIVE[av])
         elif op is c.CATEGORY and av in _NEGATED:
-            alternatives.append("[^" + _NEGATED[av] + "]")
+            alternatives.append("[^" + _NEGATED[av] + ("\\n]" if within_lines else "]"))
         else:
             raise Unrelaxable(f"unknown set member {op} {av}")
     if negated:
+        parts += ["\\n"] if within_lines else []
         return "[^" + "".join(parts) + "]" if parts else "(?s:.)"
     if icase and turkish:
         parts.append(_TURKISH_I_SET)

@@ -66,40 +66,39 @@ class Screen:
     """The relaxed patterns of some signatures (by index), compiled into RE2 sets."""
 
     def __init__(
-        self, patterns: Iterable[tuple[int, str, Hashable]], known: Mapping[str, str | None] | None = None
+        self, patterns: Iterable[tuple[int, str, Hashable]], known: Mapping[str, Forms | None] | None = None
     ) -> None:
         """`patterns`: (signature index, pattern, kind); patterns of one kind share sets, in the
         order given. Signatures that run on the same texts (the same chain, or at least both lower
         case or neither) are best of one kind, so that a text needs few sets. `known`: relaxed forms
         an earlier load worked out (None: not relaxable), by pattern."""
-        translated: dict[Hashable, list[tuple[int, str]]] = {}
+        translated: dict[Hashable, list[tuple[int, Forms]]] = {}
         unscreened: set[int] = set()
-        self.translations: dict[str, str | None] = {}
-        """Each pattern's relaxed form (None: not relaxable), for the pattern cache."""
+        self.translations: dict[str, Forms | None] = {}
+        """Each pattern's relaxed forms (None: not relaxable), for the pattern cache."""
         for index, pattern, kind in patterns:
-            if known is not None and pattern in known:
-                form = known[pattern]
-            else:
-                try:
-                    form = relaxed(pattern)
-                except Unrelaxable:
-                    form = None
-            self.translations[pattern] = form
-            if form is None:
+            forms = known[pattern] if known is not None and pattern in known else _relaxed_forms(pattern)
+            self.translations[pattern] = forms
+            if forms is None:
                 unscreened.add(index)
             else:
-                translated.setdefault(kind, []).append((index, form))
+                translated.setdefault(kind, []).append((index, forms))
         self._sets: list[_Set] = []
-        for forms in translated.values():
-            for start in range(0, len(forms), SET_SIZE):
-                compiled = _compile(forms[start : start + SET_SIZE])
-                unscreened |= compiled[1]
-                if compiled[0] is not None:
-                    self._sets.append(compiled[0])
-        self.screened = frozenset(index for one in self._sets for index in one.indices)
-        """The signatures the screen can rule out."""
+        """For any text."""
+        self._line_sets: list[_Set] = []
+        """For texts joined by newlines, which hold none themselves (`relaxed`'s `within_lines`)."""
+        for entries in translated.values():
+            for start in range(0, len(entries), SET_SIZE):
+                chunk = entries[start : start + SET_SIZE]
+                for sets, which in ((self._sets, 0), (self._line_sets, 1)):
+                    compiled, refused = _compile([(index, forms[which]) for index, forms in chunk])
+                    unscreened |= refused
+                    if compiled is not None:
+                        sets.append(compiled)
         self.unscreened = frozenset(unscreened)
         """Signatures whose pattern could not be relaxed or compiled: always left in play."""
+        self.screened = frozenset(i for one in self._sets for i in one.indices) - self.unscreened
+        """The signatures the screen can rule out."""
 
     def bound(
         self, outputs: Iterable[tuple[str, Iterable[int]]], separator: str | None, allowance: Allowance
@@ -122,7 +121,7 @@ class Screen:
             for piece in _pieces(text, separator):
                 if piece is None or time.process_time() - started > allowance.left:
                     return None
-                found = self._matching(piece, wanted)
+                found = self._matching(piece, wanted, separator == "\n")
                 if found is None:
                     return None
                 bound |= found
@@ -130,14 +129,15 @@ class Screen:
                 bound |= self.unscreened.intersection(wanted)
         return bound
 
-    def _matching(self, text: str, wanted: set[int]) -> set[int] | None:
-        """Among `wanted`, the screened signatures whose relaxed pattern matches in `text`."""
+    def _matching(self, text: str, wanted: set[int], within_lines: bool) -> set[int] | None:
+        """Among `wanted`, the screened signatures whose relaxed pattern matches in `text` (joined by
+        newlines, with sets for that, when `within_lines`)."""
         try:
             encoded = text.encode()
         except UnicodeEncodeError:
             return None
         found: set[int] = set()
-        for one in self._sets:
+        for one in self._line_sets if within_lines else self._sets:
             if one.indices.isdisjoint(wanted):
                 continue
             numbers = one.matcher.Match(encoded)
@@ -145,6 +145,17 @@ class Screen:
                 return None
             found.update(one.numbers[number] for number in numbers if number)
         return found & wanted
+
+
+Forms = tuple[str, str]
+"""A pattern's relaxed forms: for any text, and for texts joined by newlines (`within_lines`)."""
+
+
+def _relaxed_forms(pattern: str) -> Forms | None:
+    try:
+        return relaxed(pattern), relaxed(pattern, within_lines=True)
+    except Unrelaxable:
+        return None
 
 
 def _compile(patterns: list[tuple[int, str]]) -> tuple[_Set | None, set[int]]:

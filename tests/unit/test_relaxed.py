@@ -68,7 +68,7 @@ def test_shipped_relaxed_patterns_match_wherever_their_pattern_does(bundled_sign
     checked = 0
     for sig in bundled_signatures:
         pattern = regex.compile(sig.pattern)
-        loose = _re2(relaxed(sig.pattern))
+        loose, lines = _re2(relaxed(sig.pattern)), _re2(relaxed(sig.pattern, within_lines=True))
         texts = [*sig.match_examples, *sig.no_match_examples, *rng.sample(examples, 20)]
         texts += sample_matches(sig.pattern, 20, sig.id)
         for text in texts:
@@ -76,6 +76,8 @@ def test_shipped_relaxed_patterns_match_wherever_their_pattern_does(bundled_sign
                 if pattern.search(subject, timeout=1.0):
                     checked += 1
                     assert loose.search(subject), (sig.id, subject)
+            if "\n" not in text and pattern.search(text, timeout=1.0):
+                assert lines.search("calm\n" + text + "\nalso calm"), (sig.id, text)
     assert checked > 3000
 
 
@@ -123,7 +125,7 @@ def test_random_patterns_relaxed_match_wherever_they_do() -> None:
         source = _random_pattern(rng)
         try:
             pattern = regex.compile(source)
-            loose = _re2(relaxed(source))
+            loose, lines = _re2(relaxed(source)), _re2(relaxed(source, within_lines=True))
         except (regex.error, Unrelaxable):
             continue
         for _ in range(25):
@@ -132,7 +134,26 @@ def test_random_patterns_relaxed_match_wherever_they_do() -> None:
                 matched += 1
                 assert loose.search(text), (source, text)
                 assert loose.search("zz\n" + text + "\nzz"), (source, text)
+                if "\n" not in text:
+                    assert lines.search("zz\n" + text + "\nzz"), (source, text)
     assert matched > 5000
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text"),
+    [
+        (r"[;&|\n]{1,4}\s*ls\b", "ls -la"),  # a separator before a command
+        (r"select\W+from", "select\nfrom"),
+        (r"<script.{0,20}>", "<script\n>"),
+        (r"x[^a]y", "x\ny"),
+        (r"(?s)a.b", "a\nb"),
+    ],
+)
+def test_within_lines_nothing_matches_a_newline(pattern: str, text: str) -> None:
+    """Texts joined by newlines hold no newline of their own: a match over one is across two
+    texts, which the form for joined lines leaves out and the general form does not."""
+    assert _re2(relaxed(pattern)).search("calm\n" + text)
+    assert not _re2(relaxed(pattern, within_lines=True)).search("calm\n" + text)
 
 
 @pytest.mark.parametrize(

@@ -117,7 +117,7 @@ def test_screening_stops_once_the_allowance_is_spent(make_sig: SigFactory) -> No
 
 
 def test_screen_built_from_known_forms_skips_the_translation() -> None:
-    known = {"attack": "attack", r"\p{L}": None}
+    known: dict[str, tuple[str, str] | None] = {"attack": ("attack", "attack"), r"\p{L}": None}
     built = Screen([(0, "attack", 0), (1, r"\p{L}", 0), (2, "other", 0)], known)
-    assert built.translations == {"attack": "attack", r"\p{L}": None, "other": "other"}
+    assert built.translations == {"attack": ("attack", "attack"), r"\p{L}": None, "other": ("other", "other")}
     assert built.unscreened == {1} and built.screened == {0, 2}
