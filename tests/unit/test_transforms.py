@@ -556,3 +556,19 @@ def test_sql_comments_are_removed_as_the_two_substitutions_define_them() -> None
         expected = comment.sub(" ", executable.sub(r" \1 ", text)) if "/*" in text else text
         assert remove_sql_comments(text) == expected, text
     assert remove_sql_comments("/*!" * 1000 + "union") == " "
+
+
+def test_the_base64_trigger_finds_exactly_the_runs_of_twenty_standard_characters() -> None:
+    """The byte-mapped search against the plain regex, on texts with runs of 19, 20 and more
+    alphabet characters broken by non-ASCII ones, spaces or `=`."""
+    import re
+
+    from firewall.engine.transforms import _BASE64_RUNS, urlsafe_runs
+
+    rng = random.Random(20)
+    pieces = ["a", "Z", "9", "+", "/", " ", "=", "é", "-", "_", "ａ", "\x00"]
+    texts = [*CORPUS, "x" * 19, "x" * 20, "é" + "b" * 20, "a" * 10 + "é" + "a" * 10]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(15, 60))) for _ in range(3000)]
+    for text in texts:
+        expected = re.search(r"[A-Za-z0-9+/]{20}", text) is not None or next(urlsafe_runs(text), None) is not None
+        assert (_BASE64_RUNS.search(text) is not None) == expected, text
