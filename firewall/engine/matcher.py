@@ -107,10 +107,11 @@ def _search(
 def record_candidates(
     rules: RuleSet, items: list[tuple[str, str]], memo: Memo | None = None
 ) -> tuple[dict[int, set[int]], dict[int, FieldTexts]]:
-    """Per field of a record, the signatures whose literals it holds (before target filtering),
-    and for each field either the decoded texts computed on the way or the decoders its chains
-    reduce to (None: none, every chain runs in full). A text that recurs in the record (a
-    currency, a status, a category), or that `memo` already holds, is examined once."""
+    """Per field that has any, the signatures whose literals it holds (before target filtering),
+    and for each such field either the decoded texts computed on the way or the decoders its
+    chains reduce to (None: none, every chain runs in full). A field left out has no candidate
+    (most, once the screen has spoken). A text that recurs in the record (a currency, a status, a
+    category), or that `memo` already holds, is examined once."""
     known = {} if memo is None else memo.candidates
     distinct: dict[str, list[int]] = {}
     found: dict[int, set[int]] = {}
@@ -118,7 +119,8 @@ def record_candidates(
     for index, (_, text) in enumerate(items):
         recalled = known.get(text)
         if recalled is not None:
-            found[index], texts[index] = recalled
+            if recalled[0]:
+                found[index], texts[index] = recalled
             continue
         positions = distinct.get(text)
         if positions is None:
@@ -141,22 +143,25 @@ def record_candidates(
                 continue
             for number, (text, shared) in enumerate(zip(part, batched.candidates, strict=True)):
                 known[text] = (shared, batched.reduced_to)
-                for index in distinct[text]:
-                    found[index] = shared
-                    texts[index] = GroupText(batched, number)
+                if shared:
+                    for index in distinct[text]:
+                        found[index] = shared
+                        texts[index] = GroupText(batched, number)
     for text, acting in alone:
         decoded = DecodedTexts(text, acting)
         shared = _decoded_candidates(rules, decoded, acting, allowance)
         known[text] = (shared, decoded.reduced_to)
-        for index in distinct[text]:
-            found[index] = shared
-            texts[index] = decoded
+        if shared:
+            for index in distinct[text]:
+                found[index] = shared
+                texts[index] = decoded
     no_decoder: frozenset[str] = frozenset()
     for text, shared in zip(plain, _plain_candidates(rules, plain, allowance), strict=True):
         known[text] = (shared, no_decoder)
-        for index in distinct[text]:
-            found[index] = shared
-            texts[index] = no_decoder
+        if shared:
+            for index in distinct[text]:
+                found[index] = shared
+                texts[index] = no_decoder
     return found, texts
 
 
@@ -195,7 +200,7 @@ def _joined_parts(
 def field_candidates(rules: RuleSet, path: str, text: str) -> list[int]:
     """The signatures whose regex would run on one field (what `inspect_fields` computes)."""
     found, _ = record_candidates(rules, [(path, text)])
-    return applicable(rules, path, found[0])
+    return applicable(rules, path, found.get(0, set()))
 
 
 def _plain_candidates(rules: RuleSet, texts: list[str], allowance: Allowance) -> list[set[int]]:

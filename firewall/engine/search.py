@@ -284,10 +284,11 @@ def plan_searches(
     """Signature -> the fields it runs on, in record order: its candidate fields its targets cover,
     less those an exclusion covers (neither evaluated nor counted)."""
     plan: dict[int, list[int]] = {}
-    for position, (path, _text) in enumerate(items):
-        candidates = found.get(position)
+    for position in sorted(found):
+        candidates = found[position]
         if not candidates:
             continue
+        path = items[position][0]
         for index in _covering(rules, path, candidates):
             if exclusions and any(e.covers(rules.signatures[index].signature.id, path) for e in exclusions):
                 continue
