@@ -7,14 +7,17 @@ the same place:
 
 - lookarounds and anchors (`^`, `$`, `\\b`, `\\A`...) are dropped: they only refuse matches;
 - atomic groups and possessive quantifiers become plain ones, which can only match more;
-- a back-reference becomes a copy of its group, case-insensitive: what the group captured, the
-  group's own pattern accepts;
+- a back-reference becomes a copy of its group, case-insensitive and with its negated sets taking
+  any character: what the group captured, the group's own pattern accepts, and the reference
+  may take it in another case;
 - a conditional accepts either branch;
 - `.` matches a newline too, and counts above `MAX_COUNT` become `*` or `+`;
 - `\\w`, `\\d` and `\\s` take every non-ASCII character, and their negations take every character
   outside ASCII's word characters, digits or whitespace (on ASCII both engines agree exactly);
 - under `(?i)`, the letters `regex` also folds as Turkish does (`I`/`ı`, `i`/`İ`) are added: in
-  every other case the two engines fold alike (`tests/unit/test_relaxed.py` checks each character).
+  every other case the two engines fold alike (`tests/unit/test_relaxed.py` checks each character);
+- verbose and ASCII modes are refused (`Unrelaxable`): the standard parser reads verbose patterns
+  otherwise than `regex`, and ASCII mode changes what `(?i)` folds.
 
 By induction over the syntax tree, every span the pattern matches in a text, the relaxed pattern
 matches too, and in any text that holds that one (texts joined for one pass), since nothing in it
@@ -41,6 +44,10 @@ MAX_NESTED_COUNT = 64
 
 MAX_COPY_DEPTH = 4
 """Back-references copied within copies: deeper ones (or a group referring to itself) match anything."""
+
+MAX_LENGTH = 50_000
+"""Characters a relaxed pattern may have: copies of copies can multiply (a 254-character pattern of
+nested back-references came to 60 MB). The longest shipped one has about 6,000."""
 
 _NON_ASCII = r"\x{80}-\x{10ffff}"
 _POSITIVE = {
@@ -88,9 +95,22 @@ def relaxed(pattern: str, within_lines: bool = False) -> str:
     if parsed is None:
         raise Unrelaxable("the standard parser does not read this pattern")
     items, flags = parsed
+    _refuse_flags(flags)
     translation = _Translation(_groups(items), within_lines)
     body = translation.sequence(items, bool(flags & c.SRE_FLAG_IGNORECASE), MAX_NESTED_COUNT, 0)
+    if len(body) > MAX_LENGTH:
+        raise Unrelaxable(f"the relaxed pattern would be over {MAX_LENGTH} characters")
     return body if not flags & c.SRE_FLAG_IGNORECASE else "(?i:" + body + ")"
+
+
+def _refuse_flags(flags: int) -> None:
+    """Verbose mode: `regex` skips Unicode whitespace in it (U+00A0 too), the standard parser only
+    ASCII's, so the two would read different patterns. ASCII mode: `regex` then folds only ASCII
+    letters together, and RE2's `(?i)` would take more out of a negated set."""
+    if flags & c.SRE_FLAG_VERBOSE:
+        raise Unrelaxable("verbose mode")
+    if flags & c.SRE_FLAG_ASCII:
+        raise Unrelaxable("ASCII mode")
 
 
 def _groups(items: list[tuple[Any, Any]], found: dict[int, list[tuple[Any, Any]]] | None = None) -> dict[int, Any]:
@@ -122,6 +142,14 @@ class _Translation:
         self.groups = groups
         self.within_lines = within_lines
         self.copying: list[int] = []
+        """The groups being copied for back-references, innermost last."""
+        self.copied = 0
+        """Characters of copies made so far."""
+
+    @property
+    def anything(self) -> str:
+        """One character of any kind (any but a newline, within lines)."""
+        return "[^\\n]" if self.within_lines else "(?s:.)"
 
     def sequence(self, items: list[tuple[Any, Any]], icase: bool, room: int, depth: int) -> str:
         """`items` in RE2 syntax; `room`: how far counts may still multiply; `depth`: copies within."""
@@ -132,17 +160,21 @@ class _Translation:
             return _set([(c.LITERAL, av)], icase, self.within_lines)
         if op is c.LITERAL:
             return _literal(av)
+        if op is c.ANY or (self.copying and (op is c.NOT_LITERAL or (op is c.IN and _negates(av)))):
+            # In a copy, matched in any case, a negated set could refuse a case form of what the
+            # group took: it takes any character there.
+            return self.anything
         if op is c.NOT_LITERAL:
             return "[^" + _literal(av) + ("\\n]" if self.within_lines else "]")
-        if op is c.ANY:
-            return "[^\\n]" if self.within_lines else "(?s:.)"
         if op is c.IN:
             return _set(list(av), icase, self.within_lines)
         if op is c.BRANCH:
             return "(?:" + "|".join(self.sequence(list(b), icase, room, depth) for b in av[1]) + ")"
         if op is c.SUBPATTERN:
             _group, add, remove, sub = av
+            _refuse_flags(add | remove)
             inner = bool(add & c.SRE_FLAG_IGNORECASE) or (icase and not remove & c.SRE_FLAG_IGNORECASE)
+            inner = inner or bool(self.copying)  # a copy is matched in any case, `(?-i:...)` within it too
             body = self.sequence(list(sub), inner, room, depth)
             return "(?:" + body + ")" if inner == icase else ("(?i:" if inner else "(?-i:") + body + ")"
         if op is c.ATOMIC_GROUP:
@@ -168,15 +200,25 @@ class _Translation:
         return "(?:" + body + (")*" if low == 0 else ")+")
 
     def copy(self, group: int, room: int, depth: int) -> str:
-        """A back-reference: its group's pattern, in any case (it matched the captured text)."""
+        """A back-reference: its group's pattern, in any case (it matched the captured text, and a
+        reference under `(?i)` takes it in any case), with negated sets taking anything."""
         items = self.groups.get(group)
         if items is None or group in self.copying or depth >= MAX_COPY_DEPTH:
-            return "(?s:.*)"
+            return self.anything + "*"
         self.copying.append(group)
         try:
-            return "(?i:" + self.sequence(items, True, room, depth + 1) + ")"
+            text = "(?i:" + self.sequence(items, True, room, depth + 1) + ")"
         finally:
             self.copying.pop()
+        self.copied += len(text)
+        if self.copied > MAX_LENGTH:
+            raise Unrelaxable(f"the relaxed pattern would be over {MAX_LENGTH} characters")
+        return text
+
+
+def _negates(items: list[tuple[Any, Any]]) -> bool:
+    """Whether a set is negated or holds a negated category (`\\W`, `\\D`, `\\S`)."""
+    return any(op is c.NEGATE or (op is c.CATEGORY and av in _NEGATED) for op, av in items)
 
 
 def _literal(code: int) -> str:

@@ -157,8 +157,31 @@ def test_within_lines_nothing_matches_a_newline(pattern: str, text: str) -> None
 
 
 @pytest.mark.parametrize(
+    ("pattern", "text"),
+    [
+        (r"([^a-z])\1", "QQ"),  # (?i) would take Q's lower case out of the copied negated set
+        (r"([^a])\1", "AA"),
+        ("([^k])\\1", "\u212a\u212a"),  # the Kelvin sign folds to k
+        (r"(?P<q>[^a-z]+)x(?P=q)", "ABxAB"),
+        (r"([^a-z])\1{3}", "QQQQ"),
+        (r"(?i)((?-i:a))\1", "aA"),  # the reference takes the group's text in any case
+        (r"(?i)select((?-i:[a-z]))\1", "selectaA"),
+    ],
+)
+def test_back_references_match_what_their_group_took_in_any_case(pattern: str, text: str) -> None:
+    assert regex.search(pattern, text)
+    assert _re2(relaxed(pattern)).search(text)
+    assert _re2(relaxed(pattern, within_lines=True)).search("x\n" + text + "\ny")
+
+
+@pytest.mark.parametrize(
     "pattern",
     [
+        "(?ai)[^k]",  # ASCII mode: regex folds only ASCII letters, RE2 would take the Kelvin sign out
+        r"(?i)(?a:\W)",
+        "(?x)union\xa0select",  # regex skips U+00A0 in verbose mode, the standard parser does not
+        "(?x:union select)",
+        "(ab)" + "".join("(" + f"\\{g}" * 24 + ")" for g in range(1, 6)),  # copies of copies: 60 MB
         r"\p{L}+",  # a Unicode property: the standard parser does not know it
         "(?V1)[[a-z]--[aeiou]]",
         "a{e<=1}",  # a fuzzy constraint
