@@ -1,17 +1,19 @@
-"""Checks behind `firewall signatures test` and `lint`: examples behave, the prefilter holds, no runaway
-regex."""
+"""Checks behind `firewall signatures test` and `lint`: examples behave, the prefilter and the screen
+hold, no runaway regex."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
+import re2
 import regex
 
 from .compiler import compile_signatures
 from .literals import derive_literals, fold
 from .matcher import Limits, inspect_fields
 from .model import Signature
+from .relaxed import Unrelaxable, relaxed
 from .sampling import sample_matches
 from .transforms import apply_chain
 
@@ -128,6 +130,28 @@ def check_prefilter_holds(sig: Signature) -> list[Problem]:
     return []
 
 
+def check_screen_holds(sig: Signature) -> list[Problem]:
+    """Texts the regex matches (and each in swapped case, which `(?i)` matches too) must be matched
+    by its relaxed forms, which the screen runs first: where one is not, the screen hides that
+    attack. A pattern that cannot be relaxed is never ruled out by the screen (a warning)."""
+    try:
+        anywhere = re2.compile(relaxed(sig.pattern))
+        within_lines = re2.compile(relaxed(sig.pattern, within_lines=True))
+    except Unrelaxable as reason:
+        return [Problem(sig, "warning", f"the screen cannot rule this signature out ({reason})")]
+    except re2.error as reason:
+        return [Problem(sig, "warning", f"the screen cannot rule this signature out (RE2: {reason})")]
+    compiled = compile_signatures([sig], paranoia=4, screen=False).signatures[0]
+    for text in sample_matches(sig.pattern, PREFILTER_SAMPLES, sig.id):
+        for subject in {apply_chain(compiled.chain, text), apply_chain(compiled.chain, text.swapcase())}:
+            if compiled.pattern.search(subject, timeout=PROBE_TIMEOUT) is None:
+                continue
+            if anywhere.search(subject) is None or ("\n" not in subject and within_lines.search(subject) is None):
+                return [Problem(sig, "error", f"the screen misses {subject!r}, a text the regex matches")]
+    return []
+
+
 def lint(sig: Signature) -> list[Problem]:
     """Every check on one signature (loading already validated its schema and regex)."""
-    return check_examples(sig) + check_prefilter(sig) + check_prefilter_holds(sig) + probe_backtracking(sig)
+    problems = check_examples(sig) + check_prefilter(sig) + check_prefilter_holds(sig)
+    return problems + check_screen_holds(sig) + probe_backtracking(sig)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 import regex
 
-from firewall.engine.checks import check_prefilter_holds
+from firewall.engine.checks import check_prefilter_holds, check_screen_holds
 from firewall.engine.model import Signature
 from firewall.engine.sampling import sample_matches
 
@@ -86,3 +86,24 @@ def test_lint_checks_texts_as_the_transform_chain_leaves_them(make_sig: SigFacto
     tab = make_sig(pattern=r"x\s+or", transforms=chain, prefilter=(("x\tor",),), match_examples=("x or",))
     assert check_prefilter_holds(space) == []
     assert [p.level for p in check_prefilter_holds(tab)] == ["error"]
+
+
+def test_lint_reports_a_relaxed_form_that_misses_what_the_regex_matches(
+    make_sig: SigFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A translation that drops a branch (as a wrong relaxation would) is caught on the sampled
+    matches; the real one passes."""
+    from firewall.engine import checks
+
+    sig = make_sig(pattern=NETCAT)
+    assert check_screen_holds(sig) == []
+    monkeypatch.setattr(checks, "relaxed", lambda pattern, within_lines=False: "netcat")
+    problems = check_screen_holds(sig)
+    assert len(problems) == 1 and problems[0].level == "error"
+    assert "the screen misses 'nc" in problems[0].message
+
+
+def test_lint_warns_that_a_pattern_the_screen_cannot_read_is_never_ruled_out(make_sig: SigFactory) -> None:
+    problems = check_screen_holds(make_sig(pattern=r"\p{Lu}{3}tack"))
+    assert [problem.level for problem in problems] == ["warning"]
+    assert "cannot rule this signature out" in problems[0].message
