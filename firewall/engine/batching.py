@@ -24,7 +24,7 @@ from typing import TypeVar
 
 from .compiler import LITERAL_ID, RuleSet
 from .decoded import DecodedTexts, acting_decoders, found_in
-from .screen import Allowance
+from .screen import Allowance, Bound
 from .transforms import MAX_ROUNDS, OTHER_SPACES, TRANSFORMS, cmdline_normalize, css_decode, js_decode_once
 
 
@@ -351,23 +351,26 @@ Form = tuple[str, frozenset[int]]
 
 
 def candidates_of_forms(
-    rules: RuleSet, forms: list[Form], count: int, separator: str = "\n", bound: set[int] | None = None
+    rules: RuleSet, forms: list[Form], count: int, separator: str = "\n", bound: Bound | None = None
 ) -> list[set[int]]:
     """Per text, the signatures whose literal groups one of its forms holds, among those the form
-    is for (and within `bound`, what the screen left in play, when given). `forms` hold `count`
-    texts joined by `separator` (a single text is taken whole). A short text's forms are taken
-    together: one evaluation per text instead of one per form, at the price of a candidate whose
-    literals come from two forms (its regex then decides). A long text's forms are kept apart:
-    there a needless candidate costs a long regex search."""
-    if bound is not None and not bound:
+    is for (and within `bound`, what the screen left in play in that text, when given). `forms`
+    hold `count` texts joined by `separator` (a single text is taken whole). A short text's forms
+    are taken together: one evaluation per text instead of one per form, at the price of a
+    candidate whose literals come from two forms (its regex then decides). A long text's forms
+    are kept apart: there a needless candidate costs a long regex search."""
+    if bound is not None and not bound.signatures:
         return [set() for _ in range(count)]
-    always = rules.always if bound is None else rules.always & bound
-    found = [set(always) for _ in range(count)]
+    always = rules.always if bound is None else rules.always & bound.signatures
+    if bound is None or bound.live is None:
+        found = [set(always) for _ in range(count)]
+    else:
+        found = [set(always) if bound.holds(number) else set() for number in range(count)]
     if rules.automaton is None:
         return found
     if count == 1:
         own = _one_text_candidates(rules, forms)
-        found[0] |= own if bound is None else own & bound
+        found[0] |= own if bound is None else own & bound.signatures
         return found
     return _joined_candidates_of_forms(rules, forms, found, separator, bound)
 
@@ -378,10 +381,10 @@ def screened(
     chains: Iterable[tuple[tuple[str, ...], frozenset[int]]],
     allowance: Allowance | None,
     separator: str | None = None,
-) -> set[int] | None:
-    """The signatures `rules.screen` leaves in play on what `chains` make of `decoded` (texts
-    joined by `separator`, if any), each output screened once for the signatures of every chain
-    giving it; None when it cannot tell."""
+) -> Bound | None:
+    """What `rules.screen` leaves in play on what `chains` make of `decoded` (texts joined by
+    `separator`, if any), each output screened once for the signatures of every chain giving it;
+    None when it cannot tell."""
     if rules.screen is None:
         return None
     outputs = _distinct_outputs(chains, decoded.get)
@@ -409,7 +412,7 @@ pass over every form would cost more than it saves."""
 
 
 def _joined_candidates_of_forms(
-    rules: RuleSet, forms: list[Form], found: list[set[int]], separator: str, screened: set[int] | None
+    rules: RuleSet, forms: list[Form], found: list[set[int]], separator: str, screened: Bound | None
 ) -> list[set[int]]:
     """`candidates_of_forms` for several texts. The forms mostly repeat one another text by text
     (eight chains leave most of 19,000 `%%0042` as they are): every text of the first form, and each
@@ -419,9 +422,14 @@ def _joined_candidates_of_forms(
     only hits of anchors owned by one of them are mapped. Texts with the same anchors share their
     evaluation, and need no look at their text when the anchors establish their signatures
     (`RuleSet.split`): a flood of `<0042` costs a lookup per text. What the screen left in play,
-    when given, is the bound instead."""
+    when given, is the bound instead; where it leaves only some texts in play, only those are
+    scanned."""
     owners = rules.anchor_owners
     every_form = [low.split(separator) for low, _members in forms]
+    if screened is not None and screened.live is not None:
+        in_play = [number for number, held in enumerate(screened.live) if held]
+        if len(in_play) * 2 < len(found):
+            return _live_candidates(rules, forms, every_form, found, separator, screened.signatures, in_play)
     entries, numbers, firsts = _variants(every_form)
     scanned = rules.unseen.join(entries)
     hits = list(rules.automaton.iter(scanned))
@@ -430,7 +438,7 @@ def _joined_candidates_of_forms(
     universal: set[int] = set()
     sparse = len(hits) * SPARSE_HITS < len(scanned)
     if screened is not None:
-        bound = screened
+        bound = screened.signatures
         live = {literal_id for literal_id in found_anywhere if not owners[literal_id].isdisjoint(bound)}
     elif sparse:
         bound = rules.every  # sparse hits: mapping them costs less than bounding them
@@ -455,6 +463,8 @@ def _joined_candidates_of_forms(
     shared: dict[frozenset[int], int] = {}
     first = every_form[0]
     for number, ids in merged.items():
+        if screened is not None and not screened.holds(number):
+            continue  # no piece holding this text matched
         if len(first[number]) >= SHORT_TEXT:
             own = [(texts[number], members) for texts, (_low, members) in zip(every_form, forms, strict=True)]
             found[number] |= _one_text_candidates(rules, own) & bound
@@ -472,6 +482,30 @@ def _joined_candidates_of_forms(
         found[number] |= split[0]
         if split[1]:
             found[number] |= rules.held(split[1], _in_every_form(every_form, number))
+    return found
+
+
+def _live_candidates(
+    rules: RuleSet,
+    forms: list[Form],
+    every_form: list[list[str]],
+    found: list[set[int]],
+    separator: str,
+    signatures: set[int],
+    live: list[int],
+) -> list[set[int]]:
+    """`_joined_candidates_of_forms` for the texts numbered `live` alone, joined anew (the others
+    keep the empty candidates they have): a flood whose every text holds a literal, and whose
+    few texts that decode into more are all the screen left in play."""
+    own_forms = [
+        (separator.join([texts[number] for number in live]), members)
+        for texts, (_low, members) in zip(every_form, forms, strict=True)
+    ]
+    if len(live) == 1:
+        found[live[0]] |= _one_text_candidates(rules, own_forms) & signatures
+    elif live:
+        own = [found[number] for number in live]
+        _joined_candidates_of_forms(rules, own_forms, own, separator, Bound(signatures, None))  # fills `own`
     return found
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Hashable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 
 import re2
 
@@ -50,6 +51,21 @@ class Allowance:
 
     def __init__(self, seconds: float = ALLOWANCE) -> None:
         self.left = seconds
+
+
+@dataclass(frozen=True)
+class Bound:
+    """What the screen leaves in play: signatures, and where texts were joined, which of them the
+    signatures may match in (`live[number]` set: the texts of the pieces some signature matched in).
+    A flood's texts are mostly alike, but where only some decode into what a signature needs
+    (`$IFS%231` gives `#`), the others need no look at all."""
+
+    signatures: set[int]
+    live: bytearray | None
+    """None: any text."""
+
+    def holds(self, number: int) -> bool:
+        return self.live is None or (number < len(self.live) and self.live[number] == 1)
 
 
 class _Set:
@@ -102,10 +118,10 @@ class Screen:
 
     def bound(
         self, outputs: Iterable[tuple[str, Iterable[int]]], separator: str | None, allowance: Allowance
-    ) -> set[int] | None:
+    ) -> Bound | None:
         """The signatures that may match some text of `outputs` (each a text, or texts joined by
-        `separator`, and the signatures that run on it), the unscreened ones among them included;
-        None when some text cannot be screened."""
+        `separator`, and the signatures that run on it), the unscreened ones among them included,
+        and which of the joined texts they may match in; None when some text cannot be screened."""
         started = time.process_time()
         try:
             return self._bound(outputs, separator, allowance, started)
@@ -114,20 +130,33 @@ class Screen:
 
     def _bound(
         self, outputs: Iterable[tuple[str, Iterable[int]]], separator: str | None, allowance: Allowance, started: float
-    ) -> set[int] | None:
-        bound: set[int] = set()
+    ) -> Bound | None:
+        signatures: set[int] = set()
+        live: bytearray | None = None if separator is None else bytearray()
         for text, members in outputs:
             wanted = set(members)
+            if self.unscreened and not self.unscreened.isdisjoint(wanted):
+                signatures |= self.unscreened.intersection(wanted)
+                live = None  # those may match in any text
+            first = 0  # the number of the piece's first text
             for piece in _pieces(text, separator):
                 if piece is None or time.process_time() - started > allowance.left:
                     return None
                 found = self._matching(piece, wanted, separator == "\n")
                 if found is None:
                     return None
-                bound |= found
-            if self.unscreened:
-                bound |= self.unscreened.intersection(wanted)
-        return bound
+                if separator is None:
+                    signatures |= found
+                    continue
+                count = piece.count(separator) + 1
+                if found:
+                    signatures |= found
+                    if live is not None:
+                        if len(live) < first + count:
+                            live.extend(bytes(first + count - len(live)))
+                        live[first : first + count] = b"\x01" * count
+                first += count
+        return Bound(signatures, live)
 
     def _matching(self, text: str, wanted: set[int], within_lines: bool) -> set[int] | None:
         """Among `wanted`, the screened signatures whose relaxed pattern matches in `text` (joined by

@@ -12,7 +12,7 @@ from firewall.engine.compiler import compile_signatures
 from firewall.engine.findings import Memo
 from firewall.engine.matcher import field_candidates, inspect_fields, record_candidates
 from firewall.engine.model import Signature
-from firewall.engine.screen import PIECE, Allowance, Screen, _pieces
+from firewall.engine.screen import PIECE, Allowance, Bound, Screen, _pieces
 
 SigFactory = Callable[..., Signature]
 
@@ -82,14 +82,14 @@ def test_a_set_re2_refuses_leaves_its_signatures_unscreened(
     rules = compile_signatures([make_sig(pattern="attack"), make_sig(id="FW-UNIT-002", pattern="other")])
     assert rules.screen is not None
     assert rules.screen.screened == frozenset() and rules.screen.unscreened == {0, 1}
-    assert rules.screen.bound([("calm", {0, 1})], None, Allowance()) == {0, 1}
+    assert rules.screen.bound([("calm", {0, 1})], None, Allowance()) == Bound({0, 1}, None)
     assert [hit.path for hit in inspect_fields(rules, [("a", "calm"), ("b", "an attack")]).hits] == ["b"]
 
 
 def test_a_pattern_that_cannot_be_relaxed_always_stays_in_play(make_sig: SigFactory) -> None:
     rules = compile_signatures([make_sig(pattern=r"\p{Lu}{3}tack"), make_sig(id="FW-UNIT-002", pattern="other")])
     assert rules.screen is not None and rules.screen.unscreened == {0}
-    assert rules.screen.bound([("calm", {0, 1})], None, Allowance()) == {0}
+    assert rules.screen.bound([("calm", {0, 1})], None, Allowance()) == Bound({0}, None)
     assert [h.path for h in inspect_fields(rules, [("a", "calm"), ("b", "ATTtack")]).hits] == ["b"]
 
 
@@ -108,7 +108,7 @@ def test_joined_text_is_screened_in_pieces_that_hold_each_text_whole() -> None:
 def test_screening_stops_once_the_allowance_is_spent(make_sig: SigFactory) -> None:
     rules = compile_signatures([make_sig(pattern="attack")])
     assert rules.screen is not None
-    assert rules.screen.bound([("calm", {0})], None, Allowance()) == set()
+    assert rules.screen.bound([("calm", {0})], None, Allowance()) == Bound(set(), None)
     assert rules.screen.bound([("calm", {0})], None, Allowance(-1.0)) is None
     memo = Memo()
     before = memo.screening.left
@@ -121,3 +121,46 @@ def test_screen_built_from_known_forms_skips_the_translation() -> None:
     built = Screen([(0, "attack", 0), (1, r"\p{L}", 0), (2, "other", 0)], known)
     assert built.translations == {"attack": ("attack", "attack"), r"\p{L}": None, "other": ("other", "other")}
     assert built.unscreened == {1} and built.screened == {0, 2}
+
+
+def test_joined_texts_are_left_in_play_only_in_the_pieces_a_signature_matched_in(make_sig: SigFactory) -> None:
+    """A flood whose texts are alike but for a few that decode into what a signature needs: the
+    others get no candidate, and the few keep theirs."""
+    rules = compile_signatures([make_sig(pattern=r"#\d")])
+    assert rules.screen is not None
+    texts = [f"calm {i:05d}" for i in range(3000)]
+    texts[1234] = "a #1 comment"
+    found = rules.screen.bound([("\n".join(texts), {0})], "\n", Allowance())
+    assert found is not None and found.signatures == {0} and found.live is not None
+    assert found.holds(1234) and not found.holds(0) and not found.holds(2999)
+    assert sum(found.live) < 300  # the texts of one piece
+    fields: list[tuple[str, str | bytes]] = [(f"f{i}", text) for i, text in enumerate(texts)]
+    together, _ = record_candidates(rules, fields)
+    assert together == {1234: {0}}
+    assert [hit.path for hit in inspect_fields(rules, fields).hits] == ["f1234"]
+
+
+@pytest.mark.parametrize(
+    ("form", "attack"),
+    [
+        ("$IFS%{}", "cat$IFS%2fetc%2fpasswd"),
+        ("%%{}", "%%27%20or%201=1--"),
+        ("..\\\\{}", "..\\..\\..\\windows\\win.ini"),
+        ("%25{}", "%253Cscript%253Ealert(1)%253C/script%253E"),
+        ("&#x{}", "&#x3c;script&#x3e;alert(1)&#x3c;/script&#x3e;"),
+    ],
+)
+def test_a_flood_keeps_every_hit_of_its_few_texts_in_play(
+    bundled_signatures: tuple[Signature, ...], form: str, attack: str
+) -> None:
+    """Floods whose texts mostly decode alike, and a few into what a signature needs (`$IFS%231`
+    gives `#`, or an attack among them): only the pieces holding those few stay in play, and the
+    hits are those without the screen."""
+    with_screen = compile_signatures(bundled_signatures)
+    without = compile_signatures(bundled_signatures, screen=False)
+    fields: list[tuple[str, str | bytes]] = [(f"f{i}", form.format(i)) for i in range(2500)]
+    fields[700] = fields[1800] = ("attack", attack)
+    screened, plain = inspect_fields(with_screen, fields), inspect_fields(without, fields)
+    assert _hits(screened) == _hits(plain)
+    assert {path for _id, path in _hits(screened)} == {"attack"}
+    assert screened.error == plain.error
