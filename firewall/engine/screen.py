@@ -49,8 +49,8 @@ ALLOWANCE = 0.03
 class Allowance:
     """The screening time a batch has left (only time spent screening counts)."""
 
-    def __init__(self, seconds: float = ALLOWANCE) -> None:
-        self.left = seconds
+    def __init__(self, seconds: float | None = None) -> None:
+        self.left = ALLOWANCE if seconds is None else seconds
 
 
 @dataclass(frozen=True)
