@@ -130,6 +130,10 @@ def check_prefilter_holds(sig: Signature) -> list[Problem]:
     return []
 
 
+SCREEN_SAMPLES = 100
+"""Texts generated per signature to check its relaxed forms against (each also in swapped case)."""
+
+
 def check_screen_holds(sig: Signature) -> list[Problem]:
     """Texts the regex matches (and each in swapped case, which `(?i)` matches too) must be matched
     by its relaxed forms, which the screen runs first: where one is not, the screen hides that
@@ -142,7 +146,7 @@ def check_screen_holds(sig: Signature) -> list[Problem]:
     except re2.error as reason:
         return [Problem(sig, "warning", f"the screen cannot rule this signature out (RE2: {reason})")]
     compiled = compile_signatures([sig], paranoia=4, screen=False).signatures[0]
-    for text in sample_matches(sig.pattern, PREFILTER_SAMPLES, sig.id):
+    for text in sample_matches(sig.pattern, SCREEN_SAMPLES, sig.id):
         for subject in {apply_chain(compiled.chain, text), apply_chain(compiled.chain, text.swapcase())}:
             if compiled.pattern.search(subject, timeout=PROBE_TIMEOUT) is None:
                 continue
