@@ -197,23 +197,28 @@ def remove_sql_comments(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=32)
-def _expansions(separator: str) -> tuple[regex.Pattern[str], regex.Pattern[str], regex.Pattern[str]]:
-    """`${IFS}`, `$IFS%...}` and `${x:-}`; `{cmd,arg}` lists; bash's ANSI-C quoting `$'...'`. None
-    takes in `separator` (none when ""): for texts joined by it (`batching`), each ends there as at
-    the end of a text."""
+def _expansions(
+    separator: str,
+) -> tuple[regex.Pattern[str], regex.Pattern[str], regex.Pattern[str], regex.Pattern[str]]:
+    """`${IFS}`, `$IFS%...}` and `${x:-}`; `{cmd,arg}` lists; bash's ANSI-C quoting `$'...'`; empty
+    expansions. None takes in `separator` (none when ""): for texts joined by it (`batching`), each
+    ends there as at the end of a text. (A decoding that took in a newline separator while another
+    made one, as `$(<newline>)` next to `$'\\n'` did, would keep the count `batching` checks.)"""
     inside = "[^}" + regex.escape(separator) + "]"
     ifs = regex.compile(r"\$\{?IFS(?:[%#]+" + inside + r"*)?\}?|\$\{" + inside + r"{0,20}:-? ?\}")
     item = r"[^{}\s" + regex.escape(separator) + "]{0,200}"
     escaped = r"\\[^" + regex.escape(separator) + "]" if separator else r"\\."
     quoted = r"\$'((?:[^'\\" + regex.escape(separator) + "]|" + escaped + "){1,200})'"
-    return ifs, regex.compile(r"\{(" + item + "," + item + r")\}"), regex.compile(quoted, regex.DOTALL)
+    space = r"[^\S" + regex.escape(separator) + "]" if separator else r"\s"
+    # Expansions an attacker writes to yield nothing inside a word: `$@`, `$1`, an empty `$()`, and a
+    # variable (`${u}`, or `$u` before a quote) that is unset: `c$u'at'` and `w${u}get` run `cat`, `wget`.
+    empty = regex.compile(
+        r"\$@|\$\*|\$\{?[0-9]\}?(?=[A-Za-z/])|\$\(" + space + r"*\)|\$\{[A-Za-z_]\w{0,30}\}(?=[\w'\"/\\])"
+        r"|\$[A-Za-z_]\w{0,30}(?=['\"\\`])"
+    )
+    return ifs, regex.compile(r"\{(" + item + "," + item + r")\}"), regex.compile(quoted, regex.DOTALL), empty
 
 
-_EMPTY_EXPANSIONS = regex.compile(
-    r"\$@|\$\*|\$\{?[0-9]\}?(?=[A-Za-z/])|\$\(\s*\)|\$\{[A-Za-z_]\w{0,30}\}(?=[\w'\"/\\])|\$[A-Za-z_]\w{0,30}(?=['\"\\`])"
-)
-"""Expansions an attacker writes to yield nothing inside a word: `$@`, `$1`, an empty `$()`, and a
-variable (`${u}`, or `$u` before a quote) that is unset: `c$u'at'` and `w${u}get` run `cat` and `wget`."""
 _SLASH_SUBSTRINGS = regex.compile(r"\$\{(?:PATH|HOME|PWD|OLDPWD|SHELL):0:1\}")
 """`${PATH:0:1}` and its like: the first character of a variable that always starts with `/`."""
 _ANSI_C_ESCAPE = regex.compile(
@@ -256,13 +261,13 @@ def cmdline_normalize(text: str, within: str = "") -> str:
     (`$@`, `$1`, `$()`, an unset `$u` inside a word) vanish, so `c'a't${IFS}/e\\tc/pa""sswd` and
     `c$u'at' /e$u'tc'/passwd` read `cat /etc/passwd`. `within`: the character that joins several
     texts none of which holds it; each is then normalised as if alone."""
-    ifs, brace_list, ansi_c = _expansions(within)
+    ifs, brace_list, ansi_c, empty_expansions = _expansions(within)
     if "$" in text:
         text = ifs.sub(" ", text)
         if "$'" in text:
             text = ansi_c.sub(_ansi_c, text)
         text = _SLASH_SUBSTRINGS.sub("/", text)
-        text = _EMPTY_EXPANSIONS.sub("", text)
+        text = empty_expansions.sub("", text)
     if "{" in text:
         text = brace_list.sub(lambda m: m.group(1).replace(",", " "), text)
     if within != "\n" and "\n" in text and "\\" in text:  # texts joined by newlines hold none

@@ -932,3 +932,17 @@ def test_a_decoding_that_could_take_in_a_separator_is_refused(
     if texts[0] == "\\41":
         assert ("FW-XSS-016", "f1") in together
         assert apply_chain(("css_decode",), texts[1]) == "a{behaviour:\nurl(x.htc)}"
+
+
+def test_a_neighbour_cannot_hide_a_command_by_shifting_the_separators(bundled_signatures: tuple[Signature, ...]) -> None:
+    """`$(` + newline + `)` is an empty expansion, but in texts joined by newlines that newline is
+    the separator: taken in while `$'\\U0000000a'` makes another, the count of separators held and
+    every later text was cut in the wrong place, so `whoami` fell out of its field. Each text must
+    get the hits it gets alone, whatever its neighbours."""
+    rules = compile_signatures(bundled_signatures, paranoia=1)
+    attack = "$'\\U0000000a'$'" + "\\" * 32 + "U0000000a'whoami $("
+    alone = {hit.signature.signature.id for hit in inspect_fields(rules, [("a", attack)]).hits}
+    assert alone
+    for neighbour in [")x\\y", ")", ") ls", "x"]:
+        together = inspect_fields(rules, [("a", attack), ("b", neighbour)])
+        assert {hit.signature.signature.id for hit in together.hits if hit.path == "a"} == alone, neighbour
