@@ -96,8 +96,11 @@ def relaxed(pattern: str, within_lines: bool = False) -> str:
         raise Unrelaxable("the standard parser does not read this pattern")
     items, flags = parsed
     _refuse_flags(flags)
-    translation = _Translation(_groups(items), within_lines)
-    body = translation.sequence(items, bool(flags & c.SRE_FLAG_IGNORECASE), MAX_NESTED_COUNT, 0)
+    try:
+        translation = _Translation(_groups(items), within_lines)
+        body = translation.sequence(items, bool(flags & c.SRE_FLAG_IGNORECASE), MAX_NESTED_COUNT, 0)
+    except RecursionError:
+        raise Unrelaxable("groups nested too deeply") from None
     if len(body) > MAX_LENGTH:
         raise Unrelaxable(f"the relaxed pattern would be over {MAX_LENGTH} characters")
     return body if not flags & c.SRE_FLAG_IGNORECASE else "(?i:" + body + ")"
