@@ -934,7 +934,9 @@ def test_a_decoding_that_could_take_in_a_separator_is_refused(
         assert apply_chain(("css_decode",), texts[1]) == "a{behaviour:\nurl(x.htc)}"
 
 
-def test_a_neighbour_cannot_hide_a_command_by_shifting_the_separators(bundled_signatures: tuple[Signature, ...]) -> None:
+def test_a_neighbour_cannot_hide_a_command_by_shifting_the_separators(
+    bundled_signatures: tuple[Signature, ...],
+) -> None:
     """`$(` + newline + `)` is an empty expansion, but in texts joined by newlines that newline is
     the separator: taken in while `$'\\U0000000a'` makes another, the count of separators held and
     every later text was cut in the wrong place, so `whoami` fell out of its field. Each text must
