@@ -114,7 +114,9 @@ class LocalBundling:
             destination = out / inside
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source_path, destination)
-        Firewall.load(out / "signatures")  # writes the pattern cache that keeps cold starts short
+        # Writes the pattern cache that keeps cold starts short. At paranoia 4 every signature is
+        # compiled, so the screen's relaxed forms are cached for whatever level a route runs at.
+        Firewall.load(out / "signatures", paranoia=4)
         return True
 
 

@@ -66,6 +66,18 @@ def test_bundle_holds_the_runtime_the_signatures_and_arm64_wheels(synth_out: Pat
     native = list(bundle.glob("ahocorasick*.so"))
     assert native and "aarch64" in native[0].name and "314" in native[0].name
     assert (bundle / "regex").is_dir() and (bundle / "yaml").is_dir()
+    screen = list((bundle / "re2").glob("_re2*.so"))  # google-re2's arm64 wheel is tagged glibc 2.28
+    assert screen and "aarch64" in screen[0].name and "314" in screen[0].name
+
+
+def test_bundle_caches_the_relaxed_form_of_every_signature(synth_out: Path) -> None:
+    """Whatever paranoia a route runs at, its cold start finds every pattern's screen forms cached."""
+    from firewall.engine.loader import load_directory
+
+    cache = json.loads((_bundle(synth_out) / "signatures" / ".pattern-cache.json").read_text())
+    patterns = {sig.pattern for sig in load_directory(ROOT / "signatures")}
+    assert patterns <= set(cache["relaxed"])
+    assert all(cache["relaxed"][pattern] is not None for pattern in patterns)
 
 
 def test_bundle_carries_nothing_the_runtime_does_not_need(synth_out: Path) -> None:
