@@ -11,7 +11,8 @@ the same place:
   any character: what the group captured, the group's own pattern accepts, and the reference
   may take it in another case;
 - a conditional accepts either branch;
-- `.` matches a newline too, and counts above `MAX_COUNT` become `*` or `+`;
+- `.` matches a newline too, and a count above `MAX_COUNT` keeps at most that much of its lower
+  bound and none of its upper one;
 - `\\w`, `\\d` and `\\s` take every non-ASCII character, and their negations take every character
   outside ASCII's word characters, digits or whitespace (on ASCII both engines agree exactly);
 - under `(?i)`, the letters `regex` also folds as Turkish does (`I`/`ı`, `i`/`İ`) are added: in
@@ -195,12 +196,15 @@ class _Translation:
         raise Unrelaxable(f"unknown syntax {op}")
 
     def repeat(self, av: Any, icase: bool, room: int, depth: int) -> str:
+        """A counted repeat as it is while small; a larger one keeps as much of its lower bound as
+        counts allow and loses its upper bound (`(?:\\./){6}` becomes `(?:\\./){4,}`)."""
         low, high, sub = av
         if high is not c.MAXREPEAT and high <= MAX_COUNT and high <= room:
             body = self.sequence(list(sub), icase, room // max(high, 1), depth)
             return "" if high == 0 else "(?:" + body + "){" + str(low) + "," + str(high) + "}"
-        body = self.sequence(list(sub), icase, room, depth)
-        return "(?:" + body + (")*" if low == 0 else ")+")
+        kept = min(low, MAX_COUNT, room)
+        body = self.sequence(list(sub), icase, room // max(kept, 1), depth)
+        return "(?:" + body + (")*" if kept == 0 else ")+" if kept == 1 else "){" + str(kept) + ",}")
 
     def copy(self, group: int, room: int, depth: int) -> str:
         """A back-reference: its group's pattern, in any case (it matched the captured text, and a
