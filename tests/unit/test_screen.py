@@ -25,10 +25,22 @@ def test_a_signature_whose_literals_occur_but_whose_pattern_cannot_match_is_left
     sig = make_sig(pattern=r"union\s+(?:all\s+)?select\b", prefilter=[["union"], ["select"]])
     screened = compile_signatures([sig])
     unscreened = compile_signatures([sig], screen=False)
-    text = "the union did not select a leader"
+    text = "the union did not select a leader. " * 8
     assert field_candidates(unscreened, "value", text) == [0]  # both literals are there
     assert field_candidates(screened, "value", text) == []
-    assert field_candidates(screened, "value", "x union  select y") == [0]
+    assert field_candidates(screened, "value", text + "x union  select y") == [0]
+
+
+def test_short_texts_are_left_to_the_prefilter(make_sig: SigFactory) -> None:
+    """Screening every decoded form of a short text or two costs more than the regexes it spares."""
+    from firewall.engine.batching import SCREENED_LENGTH
+
+    sig = make_sig(pattern=r"union\s+(?:all\s+)?select\b", prefilter=[["union"], ["select"]])
+    screened = compile_signatures([sig])
+    short = "the union did not select a leader"
+    assert len(short) < SCREENED_LENGTH
+    assert field_candidates(screened, "value", short) == [0]
+    assert inspect_fields(screened, [("value", short)]).hits == []  # the regex decides
 
 
 def test_the_screen_keeps_every_hit_of_the_shipped_signatures(bundled_signatures: tuple[Signature, ...]) -> None:
