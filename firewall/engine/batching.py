@@ -385,18 +385,10 @@ def screened(
     """What `rules.screen` leaves in play on what `chains` make of `decoded` (texts joined by
     `separator`, if any), each output screened once for the signatures of every chain giving it;
     None when it cannot tell."""
-    if rules.screen is None:
+    if rules.screen is None or (allowance is not None and allowance.left <= 0):
         return None
     outputs = _distinct_outputs(chains, decoded.get)
-    if max((len(text) for text, _members in outputs), default=0) < SCREENED_LENGTH:
-        return None
     return rules.screen.bound(outputs, separator, Allowance() if allowance is None else allowance)
-
-
-SCREENED_LENGTH = 256
-"""Shorter outputs are not screened: for a short text or two, the prefilter and the few regexes it
-leaves cost less than screening every decoded form (a record of one short field took 15-35 us
-more with the screen, and attack payloads up to 150 us more)."""
 
 
 def _one_text_candidates(rules: RuleSet, forms: list[Form]) -> set[int]:

@@ -31,9 +31,9 @@ def test_a_signature_whose_literals_occur_but_whose_pattern_cannot_match_is_left
     assert field_candidates(screened, "value", text + "x union  select y") == [0]
 
 
-def test_short_texts_are_left_to_the_prefilter(make_sig: SigFactory) -> None:
-    """Screening every decoded form of a short text or two costs more than the regexes it spares."""
-    from firewall.engine.batching import SCREENED_LENGTH
+def test_short_records_are_left_to_the_prefilter(make_sig: SigFactory) -> None:
+    """Screening every decoded form of a short field or two costs more than the regexes it spares."""
+    from firewall.engine.matcher import SCREENED_LENGTH
 
     sig = make_sig(pattern=r"union\s+(?:all\s+)?select\b", prefilter=[["union"], ["select"]])
     screened = compile_signatures([sig])
