@@ -35,7 +35,7 @@ from .relaxed import Unrelaxable, relaxed
 SET_SIZE = 50
 """Patterns per RE2 set."""
 
-MAX_MEMORY = 16 << 20
+MAX_MEMORY = 8 << 20
 """Bytes each RE2 set may use for its program and its automaton's cache of states (RE2's default)."""
 
 PIECE = 2048
