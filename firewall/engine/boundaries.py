@@ -25,8 +25,8 @@ from typing import Any
 
 import regex
 
-from .branches import children, has_backreference
-from .literals import parse_pattern
+from .branches import has_backreference
+from .literals import children, parse_pattern
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)

@@ -16,7 +16,7 @@ from typing import Any
 
 import regex
 
-from .literals import parse_pattern
+from .literals import children, parse_pattern
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -127,20 +127,3 @@ def _count_groups(items: list[tuple[Any, Any]]) -> int:
             total += 1
         total += _count_groups(list(children(op, av)))
     return total
-
-
-def children(op: Any, av: Any) -> list[tuple[Any, Any]]:
-    """The items nested in one node of the syntax tree, branches flattened."""
-    if op is c.SUBPATTERN:
-        return list(av[-1])
-    if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
-        return list(av[2])
-    if op in (c.ASSERT, c.ASSERT_NOT):
-        return list(av[1])
-    if op is c.ATOMIC_GROUP:
-        return list(av)
-    if op is c.BRANCH:
-        return [item for branch in av[1] for item in branch]
-    if op is c.GROUPREF_EXISTS:
-        return [*av[1], *(av[2] or [])]
-    return []

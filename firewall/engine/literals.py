@@ -44,18 +44,47 @@ MAX_GROUPS = 4
 @functools.lru_cache(maxsize=512)
 def parse_pattern(pattern: str) -> tuple[list[tuple[Any, Any]], int] | None:
     """The pattern's syntax tree and global flags, as the standard library's parser reads them;
-    None for syntax it does not know (a fuzzy constraint, a nested set, a POSIX class). Cached:
-    the prefilter, `boundaries` and `branches` each read the same patterns (callers never change
-    the tree)."""
+    None for syntax it does not know (a fuzzy constraint, a nested set, a POSIX class) or reads
+    otherwise than `regex` (verbose mode, `_scoped_verbose`). Cached: the prefilter, `boundaries`,
+    `branches` and `relaxed` each read the same patterns (callers never change the tree)."""
     if _FUZZY.search(pattern):
         return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # "possible nested set": a POSIX class or set operation
             parsed = sre_parse.parse(pattern)
+        items = list(parsed.data)
+        if parsed.state.flags & c.SRE_FLAG_VERBOSE or _scoped_verbose(items):
+            return None
     except (c.error, RecursionError, OverflowError, Warning):
         return None
-    return list(parsed.data), parsed.state.flags
+    return items, parsed.state.flags
+
+
+def _scoped_verbose(items: list[tuple[Any, Any]]) -> bool:
+    """Whether a group turns on verbose mode: `regex` then skips every Unicode space (U+00A0 too) and
+    reads `a{1, 3}` as a count, the standard parser skips only ASCII spaces and reads it as text, so
+    what the tree says the pattern needs, `regex` may not."""
+    return any(
+        (op is c.SUBPATTERN and av[1] & c.SRE_FLAG_VERBOSE) or _scoped_verbose(children(op, av)) for op, av in items
+    )
+
+
+def children(op: Any, av: Any) -> list[tuple[Any, Any]]:
+    """The items nested in one node of the syntax tree, branches flattened."""
+    if op is c.SUBPATTERN:
+        return list(av[-1])
+    if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+        return list(av[2])
+    if op in (c.ASSERT, c.ASSERT_NOT):
+        return list(av[1])
+    if op is c.ATOMIC_GROUP:
+        return list(av)
+    if op is c.BRANCH:
+        return [item for branch in av[1] for item in branch]
+    if op is c.GROUPREF_EXISTS:
+        return [*av[1], *(av[2] or [])]
+    return []
 
 
 def _parse(pattern: str) -> list[tuple[Any, Any]] | None:

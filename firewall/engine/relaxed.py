@@ -18,7 +18,8 @@ the same place:
 - under `(?i)`, the letters `regex` also folds as Turkish does (`I`/`ı`, `i`/`İ`) are added: in
   every other case the two engines fold alike (`tests/unit/test_relaxed.py` checks each character);
 - verbose and ASCII modes are refused (`Unrelaxable`): the standard parser reads verbose patterns
-  otherwise than `regex`, and ASCII mode changes what `(?i)` folds.
+  otherwise than `regex` (`literals.parse_pattern` refuses them), and ASCII mode changes what
+  `(?i)` folds.
 
 By induction over the syntax tree, every span the pattern matches in a text, the relaxed pattern
 matches too, and in any text that holds that one (texts joined for one pass), since nothing in it
@@ -108,11 +109,8 @@ def relaxed(pattern: str, within_lines: bool = False) -> str:
 
 
 def _refuse_flags(flags: int) -> None:
-    """Verbose mode: `regex` skips Unicode whitespace in it (U+00A0 too), the standard parser only
-    ASCII's, so the two would read different patterns. ASCII mode: `regex` then folds only ASCII
-    letters together, and RE2's `(?i)` would take more out of a negated set."""
-    if flags & c.SRE_FLAG_VERBOSE:
-        raise Unrelaxable("verbose mode")
+    """ASCII mode: `regex` then folds only ASCII letters together, and RE2's `(?i)` would take more
+    out of a negated set. (Verbose mode the parser already refuses: `literals.parse_pattern`.)"""
     if flags & c.SRE_FLAG_ASCII:
         raise Unrelaxable("ASCII mode")
 

@@ -174,3 +174,16 @@ def test_engine_fires_wherever_the_regex_matches(make_sig: Callable[..., Signatu
     rules = compile_signatures([make_sig(pattern=pattern)])
     findings = inspect_fields(rules, [("value", text)])
     assert [hit.signature.signature.id for hit in findings.hits] == ["FW-UNIT-001"]
+
+
+@pytest.mark.parametrize("pattern", ["(?x)union\xa0select", "(?x:union select)", "(?x)a{1, 3}b", "x(?x: a b )"])
+def test_verbose_patterns_are_not_read_for_literals(pattern: str) -> None:
+    """`regex` skips U+00A0 in verbose mode and reads `{1, 3}` as a count; the standard parser
+    would derive `union\\xa0select` or `a{1, 3}b` as text the match must hold, and hide the attack."""
+    assert derive_requirements(pattern) is None
+
+
+def test_a_verbose_signature_still_fires(make_sig: Callable[..., Signature]) -> None:
+    rules = compile_signatures([make_sig(pattern="(?x)union\xa0select")])
+    assert rules.signatures[0].literals is None
+    assert [hit.path for hit in inspect_fields(rules, [("a", "calm"), ("b", "unionselect")]).hits] == ["b"]
