@@ -31,7 +31,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from .literals import parse_pattern
+from .literals import children, parse_pattern
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -119,23 +119,9 @@ def _groups(items: list[tuple[Any, Any]], found: dict[int, list[tuple[Any, Any]]
     """Every numbered group's items, wherever it lies (a lookbehind's groups are referred to too)."""
     found = {} if found is None else found
     for op, av in items:
-        if op is c.SUBPATTERN:
-            if av[0] is not None:
-                found[av[0]] = list(av[3])
-            _groups(list(av[3]), found)
-        elif op is c.BRANCH:
-            for branch in av[1]:
-                _groups(list(branch), found)
-        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
-            _groups(list(av[2]), found)
-        elif op is c.ATOMIC_GROUP:
-            _groups(list(av), found)
-        elif op in (c.ASSERT, c.ASSERT_NOT):
-            _groups(list(av[1]), found)
-        elif op is c.GROUPREF_EXISTS:
-            _groups(list(av[1]), found)
-            if av[2] is not None:
-                _groups(list(av[2]), found)
+        if op is c.SUBPATTERN and av[0] is not None:
+            found[av[0]] = list(av[3])
+        _groups(children(op, av), found)
     return found
 
 
