@@ -136,7 +136,7 @@ class RuleSet:
     targeted: frozenset[int]
     chain_members: dict[tuple[str, ...], frozenset[int]]
     screen: Screen | None = None
-    """Every signature's relaxed pattern in one RE2 set: which may match a text at all."""
+    """Every signature's relaxed patterns in RE2 sets: which may match a text at all."""
     index_blind_targets: bool = False
     """No target glob can tell list positions apart (`_index_sensitive`)."""
     _target_cache: dict[str, frozenset[int]] = field(default_factory=dict, compare=False, repr=False)
