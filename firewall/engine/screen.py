@@ -17,9 +17,10 @@ Three limits bound what the screen costs where it does not pay (text that keeps 
   left is not screened.
 
 Where the screen cannot tell, it says None and every signature stays in play: when RE2 gives up on
-a text (its automaton outgrew its memory: it then names nothing, so each set holds an empty pattern
-that matches every text, whose absence gives that away), when the allowance is spent, and for text
-that is not valid Unicode (a lone surrogate, from a decoded `\\ud800`), which RE2 cannot take.
+a text (its automaton outgrew its memory: it then names nothing, so each set holds a pattern that
+matches at the end of every text, `\\z`, whose absence gives that away), when the allowance is
+spent, and for text that is not valid Unicode (a lone surrogate, from a decoded `\\ud800`), which
+RE2 cannot take.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class _Set:
     def __init__(self, matcher: re2.Set, indices: tuple[int, ...]) -> None:
         self.matcher = matcher
         self.numbers = (-1, *indices)
-        """Per pattern number, its signature's index (0 is the empty pattern)."""
+        """Per pattern number, its signature's index (0 is the end-of-text pattern)."""
         self.indices = frozenset(indices)
 
 
@@ -193,7 +194,10 @@ def _compile(patterns: list[tuple[int, str]]) -> tuple[_Set | None, set[int]]:
     options.log_errors = False
     options.max_mem = MAX_MEMORY
     matcher = re2.Set.SearchSet(options)
-    matcher.Add("")  # number 0: matches every text, unless RE2 gives up
+    # Number 0 matches every text, unless RE2 gives up. At the end only: an empty pattern, which
+    # matches at every position, made the sets scan benign text a third slower (33 against 26 us
+    # per 1 KB record).
+    matcher.Add(r"\z")
     indices: list[int] = []
     refused: set[int] = set()
     for index, pattern in patterns:
