@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -118,16 +119,14 @@ class Firewall:
         memo = Memo()
         batch = list(records)
         if len(batch) > 1:  # one record gains nothing from a batch-wide pass
-            fields = ((f.path, f.value) for record in batch for f in record.fields)
+            fields = chain.from_iterable(record.fields for record in batch)
             prime(self.rules, fields, memo, self.limits, self.exclusions)
         return memo
 
     def _judge(
         self, fields: list[Field], problems: list[str], record_id: str | None, memo: Memo | None = None
     ) -> Verdict:
-        findings: Findings = inspect_fields(
-            self.rules, ((f.path, f.value) for f in fields), self.limits, self.exclusions, memo
-        )
+        findings: Findings = inspect_fields(self.rules, fields, self.limits, self.exclusions, memo)
         if problems and findings.error is None:
             findings.error = "; ".join(problems)
         return judge(
