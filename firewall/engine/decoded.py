@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from .literals import fold
-from .transforms import TRANSFORMS, Trigger, triggered
+from .transforms import TRANSFORMS, Trigger, quiet, triggered
 
 
 def found_in(trigger: Trigger, text: str) -> bool:
@@ -25,17 +25,23 @@ def acting_decoders(text: str) -> frozenset[str]:
     return acting if text.isascii() else acting | triggered(text.lower())
 
 
+_NONE: frozenset[str] = frozenset()
 _DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")
 SHAPED_LENGTH = 32
 """Texts up to this long share `acting_decoders` with texts that differ from them only in digits."""
 
 
 def acting_decoders_of(texts: Iterable[str]) -> Iterator[tuple[str, frozenset[str]]]:
-    """Each text with its `acting_decoders`. No trigger tells one ASCII digit from another (a base64
-    run counts digits alike), so short texts that differ only in digits share one evaluation: a
-    flood's 19,000 counters, or SKUs and dates, cost a translation and a lookup each."""
+    """Each text with its `acting_decoders`. Texts no decoder acts on, most of them, are told apart
+    all at once (`quiet`). No trigger tells one ASCII digit from another (a base64 run counts
+    digits alike), so short texts that differ only in digits share one evaluation: a flood's 19,000
+    counters, or SKUs and dates, cost a translation and a lookup each."""
     shared: dict[str, frozenset[str]] = {}
-    for text in texts:
+    listed = list(texts)
+    for text, calm in zip(listed, quiet(listed), strict=True):
+        if calm:
+            yield text, _NONE
+            continue
         if len(text) > SHAPED_LENGTH:
             yield text, acting_decoders(text)
             continue

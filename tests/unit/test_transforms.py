@@ -23,7 +23,9 @@ from firewall.engine.transforms import (
     css_decode,
     html_entity_decode,
     js_decode,
+    QUIET_GIVE_UP,
     path_normalize,
+    quiet,
     remove_nulls,
     remove_sql_comments,
     triggered,
@@ -527,6 +529,34 @@ def test_triggered_finds_exactly_the_transforms_whose_trigger_occurs() -> None:
         samples.append(filler[:cut] + short + filler[cut:])
     for text in samples:
         assert triggered(text) == searched(text), text[:80]
+
+
+def test_a_quiet_text_wakes_no_decoder_and_only_a_trigger_keeps_a_text_from_being_quiet() -> None:
+    """`quiet` looks for triggers in a batch's join: on random texts (separators, `!`, runs of 19
+    to 21 characters of either base64 alphabet, pieces of two-character triggers), a quiet text
+    must have no acting decoder, and a text it does not call quiet must hold what it looks for."""
+    import re
+
+    pieces = ["a", "Z", "9", " ", "  ", "/", "*", ".", "-", "_", "!", "\x01", "&", "%", "'", "\t", "é", "?",
+              "Ab-" * 7, "ab_cd" * 4, "A" * 19, "b" * 21]
+    looked_for = re.compile("[" + re.escape("%+&\\\x00'\"^`${") + "\t-\r\x1c-\x1f]|  |/[*/.]|[A-Za-z0-9+/_-]{20}")
+    rng = random.Random(43)
+    quiet_seen = 0
+    for _ in range(400):
+        texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 6))) for _ in range(rng.randint(1, 60))]
+        for text, calm in zip(texts, quiet(texts), strict=True):
+            expected = text.isascii() and looked_for.search(text) is None
+            assert calm == expected, text
+            if calm:
+                assert acting_decoders(text) == frozenset(), text
+                quiet_seen += 1
+    assert quiet_seen > 1000
+
+
+def test_quiet_gives_up_in_a_flood_of_texts_with_triggers() -> None:
+    flood = [f"%{n:05d}" for n in range(QUIET_GIVE_UP * 2)]
+    assert quiet(["calm", *flood[: QUIET_GIVE_UP - 2], "calm"]) == bytearray([1, *[0] * (QUIET_GIVE_UP - 2), 1])
+    assert quiet(["calm", *flood, "calm"]) == bytearray(len(flood) + 2)  # not looked at: each text is evaluated
 
 
 def test_texts_that_differ_only_in_digits_share_their_acting_decoders() -> None:
