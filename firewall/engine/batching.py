@@ -23,7 +23,7 @@ from operator import contains, itemgetter, ne
 from typing import TypeVar
 
 from .compiler import LITERAL_ID, RuleSet
-from .decoded import DecodedTexts, acting_decoders, found_in
+from .decoded import DecodedTexts, acting_decoders
 from .screen import Allowance, Bound
 from .transforms import MAX_ROUNDS, OTHER_SPACES, TRANSFORMS, cmdline_normalize, css_decode, js_decode_once
 
@@ -72,8 +72,15 @@ MIN_GROUP = 2
 
 _CSS_HEX_BEFORE_NEWLINE = re.compile(r"\\[0-9A-Fa-f]{1,6}\n")
 """A CSS hexadecimal escape takes one following whitespace character: a newline separator too."""
-_SPACING = re.compile("[" + re.escape(OTHER_SPACES.replace("\n", "")) + "]|  ")
-"""`compress_whitespace`'s trigger within one text of a newline-joined group."""
+_SPACES_BUT_NEWLINE = re.compile("[" + re.escape(OTHER_SPACES.replace("\n", "")) + "]")
+
+
+def _spaced(text: str) -> bool:
+    """Whether `compress_whitespace`'s trigger occurs within one text of a newline-joined group:
+    two spaces, or whitespace other than a space or a newline. A set of characters alone is
+    searched four times faster than with `|  ` in it. No character's lower case is whitespace
+    unless it is whitespace itself, so the lower case needs no search (a test checks every one)."""
+    return "  " in text or _SPACES_BUT_NEWLINE.search(text) is not None
 
 
 def joinable_acting(acting: frozenset[str]) -> bool:
@@ -334,7 +341,7 @@ class _Joined(DecodedTexts):
         normalisation's, which a private-use separator would wake: it is searched for as U+0001."""
         separator = self.joining.separator
         names = acting_decoders(text if separator.isascii() else text.replace(separator, "\x01"))
-        if separator == "\n" and "compress_whitespace" in names and not found_in(_SPACING, text):
+        if separator == "\n" and "compress_whitespace" in names and not _spaced(text):
             return names - {"compress_whitespace"}
         return names
 

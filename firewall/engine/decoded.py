@@ -10,12 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from .literals import fold
-from .transforms import TRANSFORMS, Trigger, quiet, triggered
-
-
-def found_in(trigger: Trigger, text: str) -> bool:
-    """Whether `trigger` occurs in `text` or, outside ASCII, in its lower case."""
-    return trigger.search(text) is not None or (not text.isascii() and trigger.search(text.lower()) is not None)
+from .transforms import TRANSFORMS, quiet, triggered
 
 
 def acting_decoders(text: str) -> frozenset[str]:

@@ -747,6 +747,18 @@ def test_texts_that_decode_to_newlines_are_joined_by_a_control_character(
     assert batched.reduced_to == {"url_decode", "compress_whitespace"}
 
 
+def test_texts_that_decode_to_other_whitespace_wake_its_compression(
+    bundled_signatures: tuple[Signature, ...],
+) -> None:
+    """A tab made by decoding, inside one text of a newline-joined group, wakes the decoder as two
+    spaces do."""
+    rules = compile_signatures(bundled_signatures, paranoia=4, screen=False)
+    for made in ("%09", "%20%20"):
+        texts = [f"union{made}select+{i}" for i in range(10)]
+        batched = _joined_like_each_text(rules, texts, frozenset({"url_decode"}))
+        assert batched.reduced_to == {"url_decode", "compress_whitespace"}, made
+
+
 @pytest.mark.parametrize(
     ("attacks", "repeat_every"),
     [([], 0), ([2_500], 0), ([10, 11, 4_000, 4_999], 0), (list(range(100, 4_900, 700)), 0), ([3_000], 50)],

@@ -15,6 +15,7 @@ from firewall.engine.transforms import (
     MAX_BASE64_ATTEMPTS,
     MAX_BASE64_RUNS,
     MAX_ROUNDS,
+    QUIET_GIVE_UP,
     TRANSFORMS,
     apply_chain,
     base64_decode,
@@ -23,7 +24,6 @@ from firewall.engine.transforms import (
     css_decode,
     html_entity_decode,
     js_decode,
-    QUIET_GIVE_UP,
     path_normalize,
     quiet,
     remove_nulls,
@@ -457,6 +457,15 @@ def test_chains_on_text_without_triggers_yield_the_text_up_to_case() -> None:
         chain = tuple(rng.choice(names) for _ in range(rng.randint(1, 6)))
         expected = text.lower() if "lowercase" in chain else text
         assert apply_chain(chain, text) == expected, (chain, text)
+
+
+def test_no_character_lower_cases_into_whitespace() -> None:
+    """Why `batching._spaced` searches a text for whitespace, and not its lower case too. Lower
+    casing a string lower cases each character (a final sigma aside, which is no whitespace)."""
+    import re
+
+    others = "".join(ch for ch in map(chr, range(0x110000)) if not ch.isspace())
+    assert re.search(r"\s", others.lower()) is None
 
 
 def test_lowercase_of_ascii_wakes_no_trigger() -> None:
