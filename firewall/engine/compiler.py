@@ -190,6 +190,18 @@ class RuleSet:
             self._target_cache[path] = cached
         return cached
 
+    def untargeted(self, paths: Iterable[str]) -> frozenset[int]:
+        """Signatures whose targets cover none of `paths` (FW-LFI-009, on S3 keys, in a batch of SQS
+        messages): no field at those paths can be a hit of theirs."""
+        if not self.targeted:
+            return frozenset()
+        left = self.targeted
+        for path in set(paths):
+            left = left & self.excluded_at(path)
+            if not left:
+                break
+        return left
+
     def literal_hits(self, lowered: str) -> set[int]:
         """Signatures all of whose literal groups occur in `lowered` (folded text)."""
         if self.automaton is None:

@@ -47,7 +47,8 @@ class Budget:
 
 class Memo:
     """What the records of one batch share. Keys, statuses and currencies recur across records, and
-    neither a text's candidates nor a regex's outcome on it depend on the field it sits in."""
+    neither a text's candidates nor a regex's outcome on it depend on the field it sits in, but for
+    the signatures the screen leaves out of candidates (`leave_out`)."""
 
     MAX_ENTRIES = 50_000
     """Past this many texts or outcomes the memo starts afresh: a batch of unique texts must not
@@ -61,6 +62,10 @@ class Memo:
         """text -> (its candidates, the decoders its chains reduce to; None: no reduction holds)."""
         self.outcomes: dict[tuple[int, str], str | None] = {}
         """(signature, text) -> the excerpt of the regex's match, None when it found nothing."""
+        self.leave_out: frozenset[int] | None = None
+        """The signatures the screen left out of `candidates`: no field the memo was first given
+        (the whole batch's, when primed) is a target of theirs. A record with a field one of them
+        targets (an S3 object's, read after the batch) works its candidates out afresh."""
 
     def trim(self) -> None:
         if len(self.candidates) > self.MAX_ENTRIES:

@@ -119,8 +119,19 @@ def record_candidates(
     and for each such field either the decoded texts computed on the way or the decoders its
     chains reduce to (None: none, every chain runs in full). A field left out has no candidate
     (most, once the screen has spoken). A text that recurs in the record (a currency, a status, a
-    category), or that `memo` already holds, is examined once."""
-    known = {} if memo is None else memo.candidates
+    category), or that `memo` already holds, is examined once. The screen leaves out the
+    signatures no field here is a target of (a memo's, those of the fields it was first given)."""
+    untargeted = rules.untargeted(path for path, _ in items)
+    if memo is None:
+        known: dict[str, tuple[set[int], frozenset[str] | None]] = {}
+        screening = Allowance(leave_out=untargeted)
+    else:
+        if memo.leave_out is None:
+            memo.leave_out = memo.screening.leave_out = untargeted
+        if memo.leave_out <= untargeted:
+            known, screening = memo.candidates, memo.screening
+        else:  # a field here is a target of some signature the memo's candidates leave out
+            known, screening = {}, Allowance(memo.screening.left, untargeted)
     distinct: dict[str, list[int]] = {}
     found: dict[int, set[int]] = {}
     texts: dict[int, FieldTexts] = {}
@@ -135,10 +146,7 @@ def record_candidates(
             distinct[text] = [index]
         else:
             positions.append(index)
-    if sum(map(len, distinct)) < SCREENED_LENGTH:
-        allowance = Allowance(0.0)  # not screened
-    else:
-        allowance = Allowance() if memo is None else memo.screening
+    allowance = Allowance(0.0) if sum(map(len, distinct)) < SCREENED_LENGTH else screening  # 0: not screened
     plain: list[str] = []
     groups: dict[frozenset[str], list[str]] = {}
     for text, acting in acting_decoders_of(distinct):
@@ -173,6 +181,8 @@ def record_candidates(
             for index in distinct[text]:
                 found[index] = shared
                 texts[index] = no_decoder
+    if memo is not None and screening is not memo.screening:
+        memo.screening.left = min(memo.screening.left, screening.left)
     return found, texts
 
 

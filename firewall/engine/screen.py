@@ -48,10 +48,15 @@ ALLOWANCE = 0.03
 
 
 class Allowance:
-    """The screening time a batch has left (only time spent screening counts)."""
+    """What a batch's screening may still do: the time it has left (only time spent screening
+    counts), and the signatures it need not look for."""
 
-    def __init__(self, seconds: float | None = None) -> None:
+    def __init__(self, seconds: float | None = None, leave_out: frozenset[int] = frozenset()) -> None:
         self.left = ALLOWANCE if seconds is None else seconds
+        self.leave_out = leave_out
+        """Signatures no field of the batch is a target of (`RuleSet.untargeted`): the screen rules
+        them out everywhere. A flood of `..\\\\N` decodes to `../N` 19,000 times, which FW-LFI-009
+        matches, but it looks at S3 keys only."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +127,8 @@ class Screen:
     ) -> Bound | None:
         """The signatures that may match some text of `outputs` (each a text, or texts joined by
         `separator`, and the signatures that run on it), the unscreened ones among them included,
-        and which of the joined texts they may match in; None when some text cannot be screened."""
+        and which of the joined texts they may match in; None when some text cannot be screened.
+        Those `allowance` leaves out are not looked for."""
         started = time.process_time()
         try:
             return self._bound(outputs, separator, allowance, started)
@@ -134,8 +140,9 @@ class Screen:
     ) -> Bound | None:
         signatures: set[int] = set()
         live: bytearray | None = None if separator is None else bytearray()
+        leave_out = allowance.leave_out
         for text, members in outputs:
-            wanted = set(members)
+            wanted = set(members).difference(leave_out) if leave_out else set(members)
             if self.unscreened and not self.unscreened.isdisjoint(wanted):
                 signatures |= self.unscreened.intersection(wanted)
                 live = None  # those may match in any text

@@ -176,3 +176,26 @@ def test_a_flood_keeps_every_hit_of_its_few_texts_in_play(
     assert _hits(screened) == _hits(plain)
     assert {path for _id, path in _hits(screened)} == {"attack"}
     assert screened.error == plain.error
+
+
+def test_signatures_no_field_is_a_target_of_are_left_out_and_a_memo_keeps_to_its_fields(
+    make_sig: SigFactory,
+) -> None:
+    """A signature on S3 keys is not looked for in SQS bodies: a flood of `..\\\\N` decodes to `../N`
+    in every field. A field at its target, in the same record or after a batch that left it out,
+    is still screened for it."""
+    key_only = make_sig(pattern=r"\.\./", targets=["s3.key"], match_examples=["../x"], no_match_examples=["x"])
+    rules = compile_signatures([key_only, make_sig(id="FW-UNIT-002", pattern="attack")])
+    assert rules.untargeted(["sqs.body.a", "sqs.body.{}"]) == {0} and rules.untargeted(["s3.key", "x"]) == set()
+    texts = [f"../{i} and some calm words to screen" for i in range(20)]
+    body = [(f"sqs.body.a[{i}]", text) for i, text in enumerate(texts)]
+    found, _ = record_candidates(rules, body)
+    assert found == {}  # the screen named no signature a field there can be a hit of
+    found, _ = record_candidates(rules, [*body, ("s3.key", "x")])
+    assert all(found[i] == {0} for i in range(len(texts)))
+
+    memo = Memo()
+    assert inspect_fields(rules, body, memo=memo).hits == [] and memo.leave_out == {0}
+    assert memo.candidates[texts[3]] == (set(), frozenset())  # recalled by the batch's records
+    assert _hits(inspect_fields(rules, [("s3.key", texts[3])], memo=memo)) == {("FW-UNIT-001", "s3.key")}
+    assert memo.leave_out == {0}
