@@ -140,6 +140,8 @@ class RuleSet:
     index_blind_targets: bool = False
     """No target glob can tell list positions apart (`_index_sensitive`)."""
     _target_cache: dict[str, frozenset[int]] = field(default_factory=dict, compare=False, repr=False)
+    _path_cache: dict[str, frozenset[int]] = field(default_factory=dict, compare=False, repr=False)
+    """`excluded_at` by path as given, before list positions are looked up as `[0]`."""
     _projection_cache: dict[frozenset[str], tuple[tuple[tuple[str, ...], frozenset[int]], ...]] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -176,6 +178,10 @@ class RuleSet:
         """Signatures with explicit targets that do not cover `path`. Where no target glob can tell
         list positions apart, `items[7].x` is looked up as `items[0].x`: a list of 20,000 items
         costs one glob test, not 20,000."""
+        cached = self._path_cache.get(path)
+        if cached is not None:
+            return cached
+        given = path
         if self.index_blind_targets and "[" in path:
             path = _LIST_INDEX.sub("[0]", path)
         cached = self._target_cache.get(path)
@@ -188,6 +194,9 @@ class RuleSet:
             if len(self._target_cache) > 4096:
                 self._target_cache.clear()
             self._target_cache[path] = cached
+        if len(self._path_cache) > 4096:
+            self._path_cache.clear()
+        self._path_cache[given] = cached
         return cached
 
     def untargeted(self, paths: Iterable[str]) -> frozenset[int]:
@@ -196,7 +205,7 @@ class RuleSet:
         if not self.targeted:
             return frozenset()
         left = self.targeted
-        for path in set(paths):
+        for path in paths if isinstance(paths, (set, frozenset)) else set(paths):
             left = left & self.excluded_at(path)
             if not left:
                 break

@@ -66,6 +66,8 @@ class Memo:
         """The signatures the screen left out of `candidates`: no field the memo was first given
         (the whole batch's, when primed) is a target of theirs. A record with a field one of them
         targets (an S3 object's, read after the batch) works its candidates out afresh."""
+        self.paths: set[str] = set()
+        """Paths none of `leave_out` targets: a record with fields at these alone recalls."""
 
     def trim(self) -> None:
         if len(self.candidates) > self.MAX_ENTRIES:

@@ -9,6 +9,7 @@ pass per distinct decoded text, its chains reduced to the decoders that act on i
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from .batching import (
@@ -121,17 +122,22 @@ def record_candidates(
     (most, once the screen has spoken). A text that recurs in the record (a currency, a status, a
     category), or that `memo` already holds, is examined once. The screen leaves out the
     signatures no field here is a target of (a memo's, those of the fields it was first given)."""
-    untargeted = rules.untargeted(path for path, _ in items)
-    if memo is None:
-        known: dict[str, tuple[set[int], frozenset[str] | None]] = {}
-        screening = Allowance(leave_out=untargeted)
+    known: dict[str, tuple[set[int], frozenset[str] | None]]
+    if memo is not None and memo.paths.issuperset(map(_PATH, items)):  # a record of the batch
+        known, screening = memo.candidates, memo.screening
     else:
-        if memo.leave_out is None:
-            memo.leave_out = memo.screening.leave_out = untargeted
-        if memo.leave_out <= untargeted:
-            known, screening = memo.candidates, memo.screening
-        else:  # a field here is a target of some signature the memo's candidates leave out
-            known, screening = {}, Allowance(memo.screening.left, untargeted)
+        paths = set(map(_PATH, items))
+        untargeted = rules.untargeted(paths)
+        if memo is None:
+            known, screening = {}, Allowance(leave_out=untargeted)
+        else:
+            if memo.leave_out is None:
+                memo.leave_out = memo.screening.leave_out = untargeted
+            if memo.leave_out <= untargeted:
+                memo.paths |= paths
+                known, screening = memo.candidates, memo.screening
+            else:  # a field here is a target of some signature the memo's candidates leave out
+                known, screening = {}, Allowance(memo.screening.left, untargeted)
     distinct: dict[str, list[int]] = {}
     found: dict[int, set[int]] = {}
     texts: dict[int, FieldTexts] = {}
@@ -185,6 +191,8 @@ def record_candidates(
         memo.screening.left = min(memo.screening.left, screening.left)
     return found, texts
 
+
+_PATH = itemgetter(0)
 
 SCREENED_LENGTH = 256
 """A record (or batch) whose texts, each counted once, hold fewer characters is not screened: for a

@@ -196,6 +196,7 @@ def test_signatures_no_field_is_a_target_of_are_left_out_and_a_memo_keeps_to_its
 
     memo = Memo()
     assert inspect_fields(rules, body, memo=memo).hits == [] and memo.leave_out == {0}
+    assert memo.paths == {path for path, _ in body}
     assert memo.candidates[texts[3]] == (set(), frozenset())  # recalled by the batch's records
     assert _hits(inspect_fields(rules, [("s3.key", texts[3])], memo=memo)) == {("FW-UNIT-001", "s3.key")}
     assert memo.leave_out == {0}
