@@ -141,17 +141,19 @@ def record_candidates(
     distinct: dict[str, list[int]] = {}
     found: dict[int, set[int]] = {}
     texts: dict[int, FieldTexts] = {}
-    for index, (_, text) in enumerate(items):
-        recalled = known.get(text)
+    for index, recalled in enumerate(map(known.get, map(_TEXT, items))):
         if recalled is not None:
             if recalled[0]:
                 found[index], texts[index] = recalled
             continue
+        text = items[index][1]
         positions = distinct.get(text)
         if positions is None:
             distinct[text] = [index]
         else:
             positions.append(index)
+    if not distinct:  # every text recalled
+        return found, texts
     allowance = Allowance(0.0) if sum(map(len, distinct)) < SCREENED_LENGTH else screening  # 0: not screened
     plain: list[str] = []
     groups: dict[frozenset[str], list[str]] = {}
@@ -193,6 +195,7 @@ def record_candidates(
 
 
 _PATH = itemgetter(0)
+_TEXT = itemgetter(1)
 
 SCREENED_LENGTH = 256
 """A record (or batch) whose texts, each counted once, hold fewer characters is not screened: for a
