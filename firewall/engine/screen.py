@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Hashable, Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import re2
@@ -123,7 +124,7 @@ class Screen:
         """The signatures the screen can rule out."""
 
     def bound(
-        self, outputs: Iterable[tuple[str, Iterable[int]]], separator: str | None, allowance: Allowance
+        self, outputs: Iterable[tuple[str, AbstractSet[int]]], separator: str | None, allowance: Allowance
     ) -> Bound | None:
         """The signatures that may match some text of `outputs` (each a text, or texts joined by
         `separator`, and the signatures that run on it), the unscreened ones among them included,
@@ -136,13 +137,15 @@ class Screen:
             allowance.left -= time.process_time() - started
 
     def _bound(
-        self, outputs: Iterable[tuple[str, Iterable[int]]], separator: str | None, allowance: Allowance, started: float
+        self,
+        outputs: Iterable[tuple[str, AbstractSet[int]]],
+        separator: str | None,
+        allowance: Allowance,
+        started: float,
     ) -> Bound | None:
         signatures: set[int] = set()
         live: bytearray | None = None if separator is None else bytearray()
-        leave_out = allowance.leave_out
-        for text, members in outputs:
-            wanted = set(members).difference(leave_out) if leave_out else set(members)
+        for text, wanted in outputs:
             if self.unscreened and not self.unscreened.isdisjoint(wanted):
                 signatures |= self.unscreened.intersection(wanted)
                 live = None  # those may match in any text
@@ -153,6 +156,8 @@ class Screen:
                 found = self._matching(piece, wanted, separator == "\n")
                 if found is None:
                     return None
+                if found and allowance.leave_out:
+                    found -= allowance.leave_out
                 if separator is None:
                     signatures |= found
                     continue
@@ -164,9 +169,11 @@ class Screen:
                             live.extend(bytes(first + count - len(live)))
                         live[first : first + count] = b"\x01" * count
                 first += count
+        if signatures and allowance.leave_out:  # unscreened ones
+            signatures -= allowance.leave_out
         return Bound(signatures, live)
 
-    def _matching(self, text: str, wanted: set[int], within_lines: bool) -> set[int] | None:
+    def _matching(self, text: str, wanted: AbstractSet[int], within_lines: bool) -> set[int] | None:
         """Among `wanted`, the screened signatures whose relaxed pattern matches in `text` (joined by
         newlines, with sets for that, when `within_lines`)."""
         try:
@@ -180,8 +187,9 @@ class Screen:
             numbers = one.matcher.Match(encoded)
             if not numbers or 0 not in numbers:  # RE2 gave up
                 return None
-            found.update(one.numbers[number] for number in numbers if number)
-        return found & wanted
+            found.update(map(one.numbers.__getitem__, numbers))
+        found &= wanted  # and without -1, number 0's
+        return found
 
 
 Forms = tuple[str, str]

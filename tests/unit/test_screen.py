@@ -200,3 +200,17 @@ def test_signatures_no_field_is_a_target_of_are_left_out_and_a_memo_keeps_to_its
     assert memo.candidates[texts[3]] == (set(), frozenset())  # recalled by the batch's records
     assert _hits(inspect_fields(rules, [("s3.key", texts[3])], memo=memo)) == {("FW-UNIT-001", "s3.key")}
     assert memo.leave_out == {0}
+
+
+def test_the_targets_of_many_list_items_are_read_in_one_pass(make_sig: SigFactory) -> None:
+    from firewall.engine.compiler import MANY_PATHS
+
+    key_only = make_sig(pattern="a", targets=["s3.key"])
+    names = make_sig(id="FW-UNIT-002", pattern="a", targets=["*.name"])
+    odd = make_sig(id="FW-UNIT-003", pattern="a", targets=["odd\nkey"])
+    rules = compile_signatures([key_only, names, odd])
+    assert rules.index_blind_targets
+    paths = [f"sqs.body.items[{i}].name" for i in range(MANY_PATHS * 2)]
+    assert rules.untargeted(paths) == {0, 2}
+    assert rules.untargeted([p.replace("name", "title") for p in paths]) == {0, 1, 2}
+    assert rules.untargeted([*paths, "odd\nkey"]) == {0}  # a path with a newline: each is read alone
