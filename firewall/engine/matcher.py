@@ -9,8 +9,9 @@ pass per distinct decoded text, its chains reduced to the decoders that act on i
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import compress, repeat
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 from .batching import (
     JoinedGroup,
@@ -138,57 +139,50 @@ def record_candidates(
                 known, screening = memo.candidates, memo.screening
             else:  # a field here is a target of some signature the memo's candidates leave out
                 known, screening = {}, Allowance(memo.screening.left, untargeted)
-    distinct: dict[str, list[int]] = {}
+    recalls = list(map(known.get, map(_TEXT, items)))
     found: dict[int, set[int]] = {}
     texts: dict[int, FieldTexts] = {}
-    for index, recalled in enumerate(map(known.get, map(_TEXT, items))):
-        if recalled is not None:
-            if recalled[0]:
-                found[index], texts[index] = recalled
-            continue
-        text = items[index][1]
-        positions = distinct.get(text)
-        if positions is None:
-            distinct[text] = [index]
-        else:
-            positions.append(index)
-    if not distinct:  # every text recalled
+    if None not in recalls:  # every text recalled (a record of a primed batch)
+        every = cast("list[tuple[set[int], FieldTexts]]", recalls)
+        for index in compress(range(len(every)), map(_CANDIDATES, every)):
+            found[index], texts[index] = every[index]
         return found, texts
-    allowance = Allowance(0.0) if sum(map(len, distinct)) < SCREENED_LENGTH else screening  # 0: not screened
+    fresh = dict.fromkeys(text for text, recalled in zip(map(_TEXT, items), recalls, strict=True) if recalled is None)
+    allowance = Allowance(0.0) if sum(map(len, fresh)) < SCREENED_LENGTH else screening  # 0: not screened
     plain: list[str] = []
     groups: dict[frozenset[str], list[str]] = {}
-    for text, acting in acting_decoders_of(distinct):
+    for text, acting in acting_decoders_of(fresh):
         if acting:
             groups.setdefault(acting, []).append(text)
         else:
             plain.append(text)
+    given: dict[str, tuple[set[int], FieldTexts]] = {}
+    """The texts worked out here that have candidates, and their decoded texts."""
     alone: list[tuple[str, frozenset[str]]] = []
     for acting, members in groups.items():
         for part, batched in _joined_parts(rules, members, acting, allowance):
             if batched is None:
                 alone += ((text, acting) for text in part)
                 continue
-            for number, (text, shared) in enumerate(zip(part, batched.candidates, strict=True)):
-                known[text] = (shared, batched.reduced_to)
-                if shared:
-                    for index in distinct[text]:
-                        found[index] = shared
-                        texts[index] = GroupText(batched, number)
+            known.update(zip(part, zip(batched.candidates, repeat(batched.reduced_to), strict=False), strict=True))
+            for number in compress(range(len(part)), batched.candidates):
+                given[part[number]] = (batched.candidates[number], GroupText(batched, number))
     for text, acting in alone:
         decoded = DecodedTexts(text, acting)
         shared = _decoded_candidates(rules, decoded, acting, allowance)
         known[text] = (shared, decoded.reduced_to)
         if shared:
-            for index in distinct[text]:
-                found[index] = shared
-                texts[index] = decoded
+            given[text] = (shared, decoded)
     no_decoder: frozenset[str] = frozenset()
-    for text, shared in zip(plain, _plain_candidates(rules, plain, allowance), strict=True):
-        known[text] = (shared, no_decoder)
-        if shared:
-            for index in distinct[text]:
-                found[index] = shared
-                texts[index] = no_decoder
+    candidates = _plain_candidates(rules, plain, allowance)
+    known.update(zip(plain, zip(candidates, repeat(no_decoder), strict=False), strict=True))
+    for number in compress(range(len(plain)), candidates):
+        given[plain[number]] = (candidates[number], no_decoder)
+    if given or recalls.count(None) < len(recalls):
+        for index, recalled in enumerate(recalls):
+            entry = given.get(items[index][1]) if recalled is None else recalled
+            if entry is not None and entry[0]:
+                found[index], texts[index] = entry
     if memo is not None and screening is not memo.screening:
         memo.screening.left = min(memo.screening.left, screening.left)
     return found, texts
@@ -196,6 +190,7 @@ def record_candidates(
 
 _PATH = itemgetter(0)
 _TEXT = itemgetter(1)
+_CANDIDATES = itemgetter(0)
 
 SCREENED_LENGTH = 256
 """A record (or batch) whose texts, each counted once, hold fewer characters is not screened: for a
