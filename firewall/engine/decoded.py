@@ -7,7 +7,9 @@ already computed, and each distinct output is folded for the prefilter once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from itertools import compress
+from operator import not_
 
 from .literals import fold
 from .transforms import TRANSFORMS, quiet, triggered
@@ -20,31 +22,31 @@ def acting_decoders(text: str) -> frozenset[str]:
     return acting if text.isascii() else acting | triggered(text.lower())
 
 
-_NONE: frozenset[str] = frozenset()
 _DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")
 SHAPED_LENGTH = 32
 """Texts up to this long share `acting_decoders` with texts that differ from them only in digits."""
 
 
-def acting_decoders_of(texts: Iterable[str]) -> Iterator[tuple[str, frozenset[str]]]:
-    """Each text with its `acting_decoders`. Texts no decoder acts on, most of them, are told apart
-    all at once (`quiet`). No trigger tells one ASCII digit from another (a base64 run counts
-    digits alike), so short texts that differ only in digits share one evaluation: a flood's 19,000
-    counters, or SKUs and dates, cost a translation and a lookup each."""
-    shared: dict[str, frozenset[str]] = {}
+def acting_decoders_of(texts: Iterable[str]) -> tuple[list[str], list[tuple[str, frozenset[str]]]]:
+    """The texts no decoder acts on, told apart all at once (`quiet`: most of them), and each other
+    text with its `acting_decoders` (some of which may be none). No trigger tells one ASCII digit
+    from another (a base64 run counts digits alike), so short texts that differ only in digits share
+    one evaluation: a flood's 19,000 counters, or SKUs and dates, cost a translation and a lookup
+    each."""
     listed = list(texts)
-    for text, calm in zip(listed, quiet(listed), strict=True):
-        if calm:
-            yield text, _NONE
-            continue
+    calm = quiet(listed)
+    evaluated: list[tuple[str, frozenset[str]]] = []
+    shared: dict[str, frozenset[str]] = {}
+    for text in compress(listed, map(not_, calm)):
         if len(text) > SHAPED_LENGTH:
-            yield text, acting_decoders(text)
+            evaluated.append((text, acting_decoders(text)))
             continue
         shape = text.translate(_DIGITS_AS_ZERO)
         acting = shared.get(shape)
         if acting is None:
             acting = shared[shape] = acting_decoders(text)
-        yield text, acting
+        evaluated.append((text, acting))
+    return list(compress(listed, calm)), evaluated
 
 
 class DecodedTexts:

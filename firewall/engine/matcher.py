@@ -149,9 +149,9 @@ def record_candidates(
         return found, texts
     fresh = dict.fromkeys(text for text, recalled in zip(map(_TEXT, items), recalls, strict=True) if recalled is None)
     allowance = Allowance(0.0) if sum(map(len, fresh)) < SCREENED_LENGTH else screening  # 0: not screened
-    plain: list[str] = []
+    plain, evaluated = acting_decoders_of(fresh)
     groups: dict[frozenset[str], list[str]] = {}
-    for text, acting in acting_decoders_of(fresh):
+    for text, acting in evaluated:
         if acting:
             groups.setdefault(acting, []).append(text)
         else:
