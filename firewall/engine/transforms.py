@@ -374,8 +374,11 @@ class _Base64Trigger:
     def search(self, text: str, /) -> object | None:
         if len(text) < 20:  # a run of 20 needs 20 characters
             return None
-        if _RUN in text.encode("ascii", "replace").translate(_AS_RUN):
+        encoded = text.encode("ascii", "replace")
+        if _RUN in encoded.translate(_AS_RUN):
             return True
+        if _RUN not in encoded.translate(_AS_ANY_RUN):  # no run of 20 in either alphabet
+            return None
         return next(urlsafe_runs(text), None)
 
 
@@ -425,13 +428,16 @@ the standard engine scans for a set of characters several times faster than for 
 _TRIGGER_SET = "%+&\\\x00'\"^`${" + OTHER_SPACES
 _TRIGGER_CHARACTERS = re.compile("[" + re.escape(_TRIGGER_SET) + "]")
 """Every single character that is, or starts, a trigger (whitespace other than a space included)."""
+_NOT_TRIGGER_BYTES = bytes(byte for byte in range(256) if not (byte < 0x80 and chr(byte) in _TRIGGER_SET))
+"""Every byte but those of the ASCII trigger characters, for `bytes.translate` to delete."""
 _CMDLINE_CHARACTERS = frozenset("\\'\"^`${")
 _HTML_REFERENCE = re.compile(r"&[#A-Za-z]")
 _NOT_WHITESPACE = frozenset("%+&\\\x00'\"^`${")
 _OTHER_WHITESPACE = re.compile("[" + re.escape(OTHER_SPACES) + "]")
 ONE_SCAN_LENGTH = 2048
-"""Up to this length `triggered` finds every trigger character in one scan; past it a text may hold
-thousands of them, and each is looked for by a substring test instead."""
+"""Up to this length `triggered` finds every trigger character of a text that is not ASCII in one
+scan; past it a text may hold thousands of them, and each is looked for by a substring test
+instead. An ASCII text's are what `bytes.translate` leaves of it, whatever its length."""
 
 
 _AS_ANY_RUN = bytes(0x61 if byte in _STANDARD_ALPHABET + b"-_" else 0x20 for byte in range(256))
@@ -441,13 +447,17 @@ _AS_ANY_RUN = bytes(0x61 if byte in _STANDARD_ALPHABET + b"-_" else 0x20 for byt
 def triggered(text: str) -> frozenset[str]:
     """The transforms whose trigger occurs in `text` (all but `lowercase`, which has none).
 
-    The same answer as searching every transform's trigger, computed with one scan for trigger
-    characters (or, on a long text, a substring test for each) and a few more tests: it runs on
+    The same answer as searching every transform's trigger, computed with one pass for trigger
+    characters (`ONE_SCAN_LENGTH`) and a few more tests: it runs on
     every distinct field of every record, and on every decoded text of a group of them.
     `tests/unit/test_transforms.py` checks both agree."""
     holds: Callable[[str], bool]
     found: set[str] | None
-    if len(text) <= ONE_SCAN_LENGTH:
+    if text.isascii():  # its trigger characters are what is left of its bytes once others are deleted
+        found = set(text.encode("ascii").translate(None, _NOT_TRIGGER_BYTES).decode("ascii"))
+        holds = found.__contains__
+        spacing = bool(found) and not found <= _NOT_WHITESPACE
+    elif len(text) <= ONE_SCAN_LENGTH:
         found = set(_TRIGGER_CHARACTERS.findall(text))
         holds = found.__contains__
         spacing = bool(found) and not found <= _NOT_WHITESPACE
