@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from itertools import compress, repeat
-from operator import itemgetter
+from operator import is_, itemgetter
 from typing import Any, cast
 
 from .batching import (
@@ -147,7 +147,7 @@ def record_candidates(
         for index in compress(range(len(every)), map(_CANDIDATES, every)):
             found[index], texts[index] = every[index]
         return found, texts
-    fresh = dict.fromkeys(text for text, recalled in zip(map(_TEXT, items), recalls, strict=True) if recalled is None)
+    fresh = dict.fromkeys(compress(map(_TEXT, items), map(is_, recalls, repeat(None))))
     allowance = Allowance(0.0) if sum(map(len, fresh)) < SCREENED_LENGTH else screening  # 0: not screened
     plain, evaluated = acting_decoders_of(fresh)
     groups: dict[frozenset[str], list[str]] = {}
