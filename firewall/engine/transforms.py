@@ -17,7 +17,8 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import accumulate, chain
+from itertools import accumulate, chain, count
+from operator import add, gt
 from typing import Protocol
 
 import regex
@@ -498,25 +499,36 @@ _QUIET_SEPARATOR = "\x01"
 """Joins the texts `quiet` looks at: it is, and starts, no trigger, so none spans two texts."""
 _TRIGGER_MARKS = bytes(0x21 if byte < 0x80 and chr(byte) in _TRIGGER_SET else 0x61 for byte in range(256))
 """ASCII trigger characters as `!`, every other byte (a `!` too) as `a`."""
+_NEITHER_TRIGGER_NOR_SEPARATOR = bytes(
+    byte for byte in range(256) if byte != 0x01 and not (byte < 0x80 and chr(byte) in _TRIGGER_SET)
+)
 
 
 def quiet(texts: list[str]) -> bytearray:
     """Per text, 1 where `triggered` is certainly empty (no decoder acts on it), else 0 (it may
-    not be). Most fields of real data are such texts, and a batch of them is told apart with a few
-    substring searches over their join, in bytes: for a trigger character (each mapped to `!`),
-    two spaces, `/*`, `//`, `/.` and a run of a base64 alphabet. A text that is not ASCII may wake
-    Unicode normalisation and is never quiet. Each search resumes past the text it found one in."""
+    not be). Most fields of real data are such texts, and a batch of them is told apart in bytes,
+    over their join: trigger characters (each mapped to `!`) text by text in C, then substring
+    searches for two spaces, `/*`, `//` (not after a colon, as in a URL), `/.` and a run of a
+    base64 alphabet, each resuming past the text it found one in. A text that is not ASCII may
+    wake Unicode normalisation and is never quiet."""
     result = bytearray(map(str.isascii, texts))
     joined = _QUIET_SEPARATOR.join(texts).encode("ascii", "replace")  # one byte per character
-    ends = list(accumulate(len(text) + 1 for text in texts))
+    searches = [(joined, b"  "), (joined, b"/*"), (joined, b"//"), (joined, b"/.")]
+    searches.append((joined.translate(_AS_ANY_RUN), _RUN))
+    held = joined.translate(None, _NEITHER_TRIGGER_NOR_SEPARATOR).split(b"\x01")  # per text, its triggers
+    if len(held) == len(texts):  # no text holds the separator
+        result = bytearray(map(gt, result, map(len, held)))
+    else:
+        searches.insert(0, (joined.translate(_TRIGGER_MARKS), b"!"))
+    ends = list(map(add, accumulate(map(len, texts)), count(1)))
     """Where each text ends (after its separator)."""
-    marked = joined.translate(_TRIGGER_MARKS)
-    runs = joined.translate(_AS_ANY_RUN)
     flagged = 0
-    searches = ((marked, b"!"), (joined, b"  "), (joined, b"/*"), (joined, b"//"), (joined, b"/."), (runs, _RUN))
     for haystack, needle in searches:
         at = haystack.find(needle)
         while at >= 0:
+            if needle == b"//" and at and haystack[at - 1] == 0x3A:  # `://`: no trigger there
+                at = haystack.find(needle, at + 1)
+                continue
             number = bisect_right(ends, at)
             if result[number]:
                 result[number] = 0

@@ -546,9 +546,10 @@ def test_a_quiet_text_wakes_no_decoder_and_only_a_trigger_keeps_a_text_from_bein
     must have no acting decoder, and a text it does not call quiet must hold what it looks for."""
     import re
 
-    pieces = ["a", "Z", "9", " ", "  ", "/", "*", ".", "-", "_", "!", "\x01", "&", "%", "'", "\t", "é", "?",
+    pieces = ["a", "Z", "9", " ", "  ", "/", "*", ".", "-", "_", "!", "\x01", "&", "%", "'", "\t", "é", "?", ":",
               "Ab-" * 7, "ab_cd" * 4, "A" * 19, "b" * 21]
-    looked_for = re.compile("[" + re.escape("%+&\\\x00'\"^`${") + "\t-\r\x1c-\x1f]|  |/[*/.]|[A-Za-z0-9+/_-]{20}")
+    characters = "[" + re.escape("%+&\\\x00'\"^`${") + "\t-\r\x1c-\x1f]"
+    looked_for = re.compile(characters + "|  |/[*.]|(?<!:)//|[A-Za-z0-9+/_-]{20}")
     rng = random.Random(43)
     quiet_seen = 0
     for _ in range(400):
@@ -562,10 +563,16 @@ def test_a_quiet_text_wakes_no_decoder_and_only_a_trigger_keeps_a_text_from_bein
     assert quiet_seen > 1000
 
 
-def test_quiet_gives_up_in_a_flood_of_texts_with_triggers() -> None:
-    flood = [f"%{n:05d}" for n in range(QUIET_GIVE_UP * 2)]
-    assert quiet(["calm", *flood[: QUIET_GIVE_UP - 2], "calm"]) == bytearray([1, *[0] * (QUIET_GIVE_UP - 2), 1])
-    assert quiet(["calm", *flood, "calm"]) == bytearray(len(flood) + 2)  # not looked at: each text is evaluated
+def test_quiet_gives_up_in_a_flood_of_texts_its_searches_find() -> None:
+    """Trigger characters are told text by text in C, whatever their number; the substring searches
+    that follow stop in a flood of what they find, and then no text is said to be quiet."""
+    calm = ["calm", "http://calm"]
+    percent = [f"%{n:05d}" for n in range(QUIET_GIVE_UP * 2)]
+    assert quiet([*calm, *percent, *calm]) == bytearray([1, 1, *[0] * len(percent), 1, 1])
+    comments = [f"/*{n:05d}" for n in range(QUIET_GIVE_UP * 2)]
+    assert quiet([*calm, *comments[: QUIET_GIVE_UP - 2], *calm]) == bytearray([1, 1, *[0] * (QUIET_GIVE_UP - 2), 1, 1])
+    assert quiet([*calm, *comments, *calm]) == bytearray(len(comments) + 4)  # not looked at: each text is evaluated
+    assert quiet(["a\x01b", "calm", "%41"]) == bytearray([1, 1, 0])  # a text holding the separator
 
 
 def test_texts_that_differ_only_in_digits_share_their_acting_decoders() -> None:
