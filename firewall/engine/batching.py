@@ -203,15 +203,17 @@ def _joined_candidates(
     settled = _decoded_joined(rules, texts, acting, joining)
     if not isinstance(settled, tuple):
         return settled
-    decoded, forms, reduced_to = settled
-    bound = screened(rules, decoded, rules.projections(reduced_to), allowance, joining.separator)
-    return JoinedGroup(decoded, candidates_of_forms(rules, forms, len(texts), joining.separator, bound), reduced_to)
+    decoded, reduced_to = settled
+    chains = rules.projections(reduced_to)
+    bound = screened(rules, decoded, chains, allowance, joining.separator)
+    candidates = candidates_of_forms(rules, lambda: forms_of(decoded, chains), len(texts), joining.separator, bound)
+    return JoinedGroup(decoded, candidates, reduced_to)
 
 
 def _decoded_joined(
     rules: RuleSet, texts: list[str], acting: frozenset[str], joining: Joining
-) -> tuple[_Joined, list[Form], frozenset[str]] | frozenset[str] | None:
-    """`texts` joined by `joining`, and the forms their chains settle on (`settle`); or what
+) -> tuple[_Joined, frozenset[str]] | frozenset[str] | None:
+    """`texts` joined by `joining`, and the decoders their chains settle on (`settle`); or what
     `_joined_candidates` returns when that fails."""
     joined = joining.separator.join(texts)
     if joined.count(joining.separator) != len(texts) - 1:
@@ -223,27 +225,26 @@ def _decoded_joined(
         return None if split.produced is None else frozenset(split.produced)
     if settled is None:
         return None
-    return decoded, *settled
+    return decoded, settled
 
 
 MAX_WIDENINGS = 3
 """How often a set of acting decoders is widened by the decoders its decodings wake."""
 
 
-def settle(
-    rules: RuleSet, decoded: DecodedTexts, acting: frozenset[str]
-) -> tuple[list[Form], frozenset[str]] | None:
-    """The forms of the chains reduced to `acting`, widened until no computed text wakes a decoder
-    outside it (`%26lt%3B` decodes into an HTML entity: the HTML decoder joins). Then the reduced
-    chains give what the full ones give: a decoder none of their texts wakes changes nothing. None
-    when that does not settle in a few rounds, or the widened set cannot be decoded joined."""
+def settle(rules: RuleSet, decoded: DecodedTexts, acting: frozenset[str]) -> frozenset[str] | None:
+    """`acting`, widened until no text computed by the chains reduced to it wakes a decoder outside
+    it (`%26lt%3B` decodes into an HTML entity: the HTML decoder joins). Then the reduced chains
+    give what the full ones give: a decoder none of their texts wakes changes nothing. None when
+    that does not settle in a few rounds, or the widened set cannot be decoded joined."""
     for _ in range(MAX_WIDENINGS + 1):
         if isinstance(decoded, _Joined) and not acting <= decoded.joining.local:
             return None
-        forms = forms_of(decoded, rules.projections(acting))
+        for chain, _members in rules.projections(acting):
+            decoded.get(chain)
         woken = decoded.woken(acting)
         if not woken:
-            return forms, acting
+            return acting
         acting = acting | woken
     return None
 
@@ -358,11 +359,17 @@ Form = tuple[str, frozenset[int]]
 
 
 def candidates_of_forms(
-    rules: RuleSet, forms: list[Form], count: int, separator: str = "\n", bound: Bound | None = None
+    rules: RuleSet,
+    forms_of_texts: Callable[[], list[Form]],
+    count: int,
+    separator: str = "\n",
+    bound: Bound | None = None,
 ) -> list[set[int]]:
     """Per text, the signatures whose literal groups one of its forms holds, among those the form
-    is for (and within `bound`, what the screen left in play in that text, when given). `forms`
-    hold `count` texts joined by `separator` (a single text is taken whole). A short text's forms
+    is for (and within `bound`, what the screen left in play in that text, when given). The forms
+    (`forms_of_texts()`, only worked out where the screen leaves some signature in play: folding
+    is wasted on the most of benign text it rules out) hold `count` texts joined by `separator`
+    (a single text is taken whole). A short text's forms
     are taken together: one evaluation per text instead of one per form, at the price of a
     candidate whose literals come from two forms (its regex then decides). A long text's forms
     are kept apart: there a needless candidate costs a long regex search."""
@@ -375,6 +382,7 @@ def candidates_of_forms(
         found = [set(always) if bound.holds(number) else set() for number in range(count)]
     if rules.automaton is None:
         return found
+    forms = forms_of_texts()
     if count == 1:
         own = _one_text_candidates(rules, forms)
         found[0] |= own if bound is None else own & bound.signatures

@@ -244,7 +244,7 @@ def _plain_candidates(rules: RuleSet, texts: list[str], allowance: Allowance) ->
         return []
     joined = "\n".join(texts)
     bound = screened(rules, DecodedTexts(joined, frozenset()), rules.projections(frozenset()), allowance, "\n")
-    return candidates_of_forms(rules, [(fold(joined), rules.every)], len(texts), bound=bound)
+    return candidates_of_forms(rules, lambda: [(fold(joined), rules.every)], len(texts), bound=bound)
 
 
 def _decoded_candidates(
@@ -254,12 +254,8 @@ def _decoded_candidates(
     their decodings wake, can change it, so each chain is evaluated reduced to them (and lower
     case): a few forms instead of one per chain (`settle`); every chain in full when that does not
     settle."""
-    settled = settle(rules, texts, acting)
+    texts.reduced_to = settle(rules, texts, acting)
     chains: Iterable[tuple[tuple[str, ...], frozenset[int]]]
-    if settled is None:
-        chains = rules.chain_members.items()
-        forms = forms_of(texts, chains)
-    else:
-        forms, texts.reduced_to = settled
-        chains = rules.projections(texts.reduced_to)
-    return candidates_of_forms(rules, forms, 1, bound=screened(rules, texts, chains, allowance))[0]
+    chains = rules.chain_members.items() if texts.reduced_to is None else rules.projections(texts.reduced_to)
+    bound = screened(rules, texts, chains, allowance)
+    return candidates_of_forms(rules, lambda: forms_of(texts, chains), 1, bound=bound)[0]
