@@ -145,32 +145,33 @@ class Screen:
     ) -> Bound | None:
         signatures: set[int] = set()
         live: bytearray | None = None if separator is None else bytearray()
+        leave_out, within_lines = allowance.leave_out, separator == "\n"
         for text, wanted in outputs:
             if self.unscreened and not self.unscreened.isdisjoint(wanted):
                 signatures |= self.unscreened.intersection(wanted)
                 live = None  # those may match in any text
+            whole = len(text) <= PIECE
             first = 0  # the number of the piece's first text
-            for piece in _pieces(text, separator):
+            for piece in (text,) if whole else _pieces(text, separator):
                 if piece is None or time.process_time() - started > allowance.left:
                     return None
-                found = self._matching(piece, wanted, separator == "\n")
+                found = self._matching(piece, wanted, within_lines)
                 if found is None:
                     return None
-                if found and allowance.leave_out:
-                    found -= allowance.leave_out
-                if separator is None:
+                if found:
+                    if leave_out:
+                        found -= leave_out
                     signatures |= found
+                if separator is None or (whole and not found):
                     continue
                 count = piece.count(separator) + 1
-                if found:
-                    signatures |= found
-                    if live is not None:
-                        if len(live) < first + count:
-                            live.extend(bytes(first + count - len(live)))
-                        live[first : first + count] = b"\x01" * count
+                if found and live is not None:
+                    if len(live) < first + count:
+                        live.extend(bytes(first + count - len(live)))
+                    live[first : first + count] = b"\x01" * count
                 first += count
-        if signatures and allowance.leave_out:  # unscreened ones
-            signatures -= allowance.leave_out
+        if signatures and leave_out:  # unscreened ones
+            signatures -= leave_out
         return Bound(signatures, live)
 
     def _matching(self, text: str, wanted: AbstractSet[int], within_lines: bool) -> set[int] | None:
