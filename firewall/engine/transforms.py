@@ -330,11 +330,15 @@ def _decode_base64_run(run: str) -> str | None:
     return decoded if decoded and printable >= MIN_PRINTABLE_SHARE * len(decoded) else None
 
 
+def _may_hold_urlsafe_runs(text: str) -> bool:
+    return ("-" in text or "_" in text) and not text.islower() and not text.isupper()
+
+
 def urlsafe_runs(text: str) -> Iterator[str]:
     """Runs of base64's URL-safe alphabet (RFC 4648, section 5: `-` and `_` for `+` and `/`) that
     standard runs miss, in the standard alphabet: they hold `-` or `_`, and letters of both cases,
     as encoded text does and slugs, snake_case names, SKUs and UUIDs do not."""
-    if ("-" not in text and "_" not in text) or text.islower() or text.isupper():
+    if not _may_hold_urlsafe_runs(text):
         return  # no run can qualify: lower-cased texts, decoded in every group, end here
     for m in _URLSAFE_RUN.finditer(text):
         run = m.group(0)
@@ -497,24 +501,33 @@ flood of them it would only add a search per text to the evaluation each still n
 
 _QUIET_SEPARATOR = "\x01"
 """Joins the texts `quiet` looks at: it is, and starts, no trigger, so none spans two texts."""
-_TRIGGER_MARKS = bytes(0x21 if byte < 0x80 and chr(byte) in _TRIGGER_SET else 0x61 for byte in range(256))
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_QUIET_CHARACTERS = _TRIGGER_SET.replace("&", "")
+"""The characters that are triggers alone (`&` is one only before a letter or `#`)."""
+_TRIGGER_MARKS = bytes(0x21 if byte < 0x80 and chr(byte) in _QUIET_CHARACTERS else 0x61 for byte in range(256))
 """ASCII trigger characters as `!`, every other byte (a `!` too) as `a`."""
 _NEITHER_TRIGGER_NOR_SEPARATOR = bytes(
-    byte for byte in range(256) if byte != 0x01 and not (byte < 0x80 and chr(byte) in _TRIGGER_SET)
+    byte for byte in range(256) if byte != 0x01 and not (byte < 0x80 and chr(byte) in _QUIET_CHARACTERS)
 )
+_AS_REFERENCE = bytes(0x26 if byte == 0x26 else 0x61 if chr(byte) in _LETTERS + "#" else 0x20 for byte in range(256))
+"""`&` as itself, ASCII letters and `#` as `a` (`&a`: an HTML reference's start), all else a space."""
+_AS_URLSAFE_RUN = bytes(0x75 if chr(byte) in _LETTERS + "0123456789-_" else 0x20 for byte in range(256))
+_URLSAFE_NEEDLE = b"u" * 20
 
 
 def quiet(texts: list[str]) -> bytearray:
     """Per text, 1 where `triggered` is certainly empty (no decoder acts on it), else 0 (it may
     not be). Most fields of real data are such texts, and a batch of them is told apart in bytes,
     over their join: trigger characters (each mapped to `!`) text by text in C, then substring
-    searches for two spaces, `/*`, `//` (not after a colon, as in a URL), `/.` and a run of a
-    base64 alphabet, each resuming past the text it found one in. A text that is not ASCII may
-    wake Unicode normalisation and is never quiet."""
+    searches for two spaces, `/*`, `//` (not after a colon, as in a URL), `/.`, `&` before a
+    letter or `#`, and a run of either base64 alphabet (a URL-safe one only in a text that may
+    hold one, `urlsafe_runs`), each resuming past the text it found one in. A text that is not
+    ASCII may wake Unicode normalisation and is never quiet."""
     result = bytearray(map(str.isascii, texts))
     joined = _QUIET_SEPARATOR.join(texts).encode("ascii", "replace")  # one byte per character
     searches = [(joined, b"  "), (joined, b"/*"), (joined, b"//"), (joined, b"/.")]
-    searches.append((joined.translate(_AS_ANY_RUN), _RUN))
+    searches += [(joined.translate(_AS_REFERENCE), b"&a"), (joined.translate(_AS_RUN), _RUN)]
+    searches.append((joined.translate(_AS_URLSAFE_RUN), _URLSAFE_NEEDLE))
     held = joined.translate(None, _NEITHER_TRIGGER_NOR_SEPARATOR).split(b"\x01")  # per text, its triggers
     if len(held) == len(texts):  # no text holds the separator
         result = bytearray(map(gt, result, map(len, held)))
@@ -530,6 +543,9 @@ def quiet(texts: list[str]) -> bytearray:
                 at = haystack.find(needle, at + 1)
                 continue
             number = bisect_right(ends, at)
+            if needle == _URLSAFE_NEEDLE and not _may_hold_urlsafe_runs(texts[number]):
+                at = haystack.find(needle, ends[number])
+                continue
             if result[number]:
                 result[number] = 0
                 flagged += 1
