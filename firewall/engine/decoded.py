@@ -14,12 +14,20 @@ from operator import not_
 from .literals import fold
 from .transforms import TRANSFORMS, quiet, triggered
 
+LOWER_CASED_INTO_ASCII = ("\u0130", "\u212a")
+"""The only characters whose lower case holds ASCII: `İ` (`i` and a combining dot) and the Kelvin
+sign (`k`). Lower-casing makes no character a trigger character or whitespace, takes no case to
+make a URL-safe base64 run, and keeps a text outside ASCII (it wakes Unicode normalisation
+either way): only these can wake a trigger in a text's lower case that the text lacks."""
+
 
 def acting_decoders(text: str) -> frozenset[str]:
     """The decoders that can change `text` or its lower case: those whose trigger occurs in either.
-    Lower-casing ASCII wakes no trigger; outside ASCII it can (the Kelvin sign becomes `k`)."""
+    Lower-casing wakes a trigger only through `LOWER_CASED_INTO_ASCII` (`K` becomes `k`)."""
     acting = triggered(text)
-    return acting if text.isascii() else acting | triggered(text.lower())
+    if text.isascii() or not any(map(text.__contains__, LOWER_CASED_INTO_ASCII)):
+        return acting
+    return acting | triggered(text.lower())
 
 
 _DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")

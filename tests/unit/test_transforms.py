@@ -459,6 +459,22 @@ def test_chains_on_text_without_triggers_yield_the_text_up_to_case() -> None:
         assert apply_chain(chain, text) == expected, (chain, text)
 
 
+def test_only_two_characters_lower_case_into_ascii_and_lower_case_wakes_nothing_else() -> None:
+    """What `acting_decoders` takes for granted to skip the lower case of most texts: every
+    character whose lower case holds ASCII is in LOWER_CASED_INTO_ASCII, and texts without them
+    wake no more decoders lower-cased."""
+    from firewall.engine.decoded import LOWER_CASED_INTO_ASCII
+
+    into_ascii = [chr(c) for c in range(0x80, 0x110000) if any(ord(x) < 0x80 for x in chr(c).lower())]
+    assert into_ascii == list(LOWER_CASED_INTO_ASCII)
+    rng = random.Random(47)
+    alphabet = [*"aZ9+/-_&#%' .", "é", "Σ", "Ǆ", "ß", "Ａ", "\u0307", "ﬁ", "Ω", "ῼ", "\u1e9e"]
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 30)))
+        if not text.isascii() and not any(ch in text for ch in LOWER_CASED_INTO_ASCII):
+            assert triggered(text.lower()) <= triggered(text), text
+
+
 def test_no_character_lower_cases_into_whitespace() -> None:
     """Why `batching._spaced` searches a text for whitespace, and not its lower case too. Lower
     casing a string lower cases each character (a final sigma aside, which is no whitespace)."""
