@@ -329,10 +329,7 @@ class Collector:
                     kind = type(item)
                     if kind in _NOTHING:
                         continue
-                    # `_plain`, inlined: it runs for every string of every record
-                    if pending or not (
-                        kind is bytes or (kind is str and (not item or (item[0] not in "{[" and not item[0].isspace())))
-                    ):
+                    if pending or not (kind is bytes or (kind is str and _plain(item))):
                         pending.append((f"{path}[{index}]", item, depth, layers))
                     elif len(fields) < max_fields:
                         fields.append(_new_field(Field, (f"{path}[{index}]", item)))
@@ -361,10 +358,7 @@ class Collector:
                     # `child_path`, with the common case of `key_segment` (a short printable key) inlined.
                     segment = key if len(key) <= max_key_chars and key.isprintable() else key_segment(key, limits)
                     member_path = prefix + segment if path else segment
-                    if pending or not (
-                        kind is bytes
-                        or (kind is str and (not member or (member[0] not in "{[" and not member[0].isspace())))
-                    ):
+                    if pending or not (kind is bytes or (kind is str and _plain(member))):
                         pending.append((member_path, member, depth, layers))
                     elif len(fields) < max_fields:
                         fields.append(_new_field(Field, (member_path, member)))
