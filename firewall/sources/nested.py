@@ -8,11 +8,10 @@ attributes, an inbound mail read as headers and parts (`ses`), and the objects t
 
 from __future__ import annotations
 
-from operator import itemgetter
 from typing import Any
 
 from firewall.sources import eventbridge, s3, ses
-from firewall.sources.fields import Collector, JsonObject, as_str, child_path, is_mapping, member, parse_json_text
+from firewall.sources.fields import Collector, as_str, child_path, is_mapping, member, parse_json_text
 from firewall.sources.s3 import S3Object
 
 MAX_ENVELOPES = 4
@@ -24,21 +23,10 @@ def is_sns_envelope(value: Any) -> bool:
     return member(value, "Type") == "Notification" and isinstance(member(value, "Message"), str)
 
 
-ENVELOPE_KEYS = frozenset({"Records", "detail-type", "Type", "notificationType"})
-"""A key each envelope `unwrap` opens has at its top level (an S3 notification, an EventBridge
-event, an SNS envelope, an SES receipt): a body without any is none of them, told with one set
-test instead of each envelope's own."""
-
-
 def unwrap(collector: Collector, value: Any, path: str) -> list[S3Object]:
     """Follow envelopes inside `value` (already parsed, found at `path`) and return the S3 objects
     they name."""
     for _ in range(MAX_ENVELOPES):
-        if isinstance(value, JsonObject):
-            if ENVELOPE_KEYS.isdisjoint(map(itemgetter(0), value)):
-                return []
-        elif not isinstance(value, dict) or ENVELOPE_KEYS.isdisjoint(value):
-            return []
         if s3.is_notification(value):
             return s3.add_notification(collector, value)
         if eventbridge.is_event(value):
