@@ -364,7 +364,9 @@ def base64_decode(text: str) -> str:
 
 # --- Registry ---------------------------------------------------------------------------------
 
-_STANDARD_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_STANDARD_ALPHABET = _LETTERS + b"0123456789+/"
+_URLSAFE_ALPHABET = _LETTERS + b"0123456789-_"
 _AS_RUN = bytes(0x61 if byte in _STANDARD_ALPHABET else 0x20 for byte in range(256))
 """Bytes of the standard alphabet as `a`, every other byte as a space."""
 _RUN = b"a" * 20
@@ -430,14 +432,16 @@ TRANSFORMS: dict[str, Transform] = {
 OTHER_SPACES = "".join(c for c in map(chr, range(0x3001)) if c.isspace() and c != " ")
 """The whitespace other than a space (what `[^\\S ]` matches; none lies past U+3000), spelled out:
 the standard engine scans for a set of characters several times faster than for a negated class."""
-_TRIGGER_SET = "%+&\\\x00'\"^`${" + OTHER_SPACES
+_TRIGGER_SYMBOLS = "%+&\\\x00'\"^`${"
+"""The trigger characters that are not whitespace."""
+_TRIGGER_SET = _TRIGGER_SYMBOLS + OTHER_SPACES
 _TRIGGER_CHARACTERS = re.compile("[" + re.escape(_TRIGGER_SET) + "]")
 """Every single character that is, or starts, a trigger (whitespace other than a space included)."""
 _NOT_TRIGGER_BYTES = bytes(byte for byte in range(256) if not (byte < 0x80 and chr(byte) in _TRIGGER_SET))
 """Every byte but those of the ASCII trigger characters, for `bytes.translate` to delete."""
 _CMDLINE_CHARACTERS = frozenset("\\'\"^`${")
 _HTML_REFERENCE = re.compile(r"&[#A-Za-z]")
-_NOT_WHITESPACE = frozenset("%+&\\\x00'\"^`${")
+_NOT_WHITESPACE = frozenset(_TRIGGER_SYMBOLS)
 _OTHER_WHITESPACE = re.compile("[" + re.escape(OTHER_SPACES) + "]")
 ONE_SCAN_LENGTH = 2048
 """Up to this length `triggered` finds every trigger character of a text that is not ASCII in one
@@ -501,7 +505,6 @@ flood of them it would only add a search per text to the evaluation each still n
 
 _QUIET_SEPARATOR = "\x01"
 """Joins the texts `quiet` looks at: it is, and starts, no trigger, so none spans two texts."""
-_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _QUIET_CHARACTERS = _TRIGGER_SET.replace("&", "")
 """The characters that are triggers alone (`&` is one only before a letter or `#`)."""
 _TRIGGER_MARKS = bytes(0x21 if byte < 0x80 and chr(byte) in _QUIET_CHARACTERS else 0x61 for byte in range(256))
@@ -509,9 +512,9 @@ _TRIGGER_MARKS = bytes(0x21 if byte < 0x80 and chr(byte) in _QUIET_CHARACTERS el
 _NEITHER_TRIGGER_NOR_SEPARATOR = bytes(
     byte for byte in range(256) if byte != 0x01 and not (byte < 0x80 and chr(byte) in _QUIET_CHARACTERS)
 )
-_AS_REFERENCE = bytes(0x26 if byte == 0x26 else 0x61 if chr(byte) in _LETTERS + "#" else 0x20 for byte in range(256))
+_AS_REFERENCE = bytes(0x26 if byte == 0x26 else 0x61 if byte in _LETTERS + b"#" else 0x20 for byte in range(256))
 """`&` as itself, ASCII letters and `#` as `a` (`&a`: an HTML reference's start), all else a space."""
-_AS_URLSAFE_RUN = bytes(0x75 if chr(byte) in _LETTERS + "0123456789-_" else 0x20 for byte in range(256))
+_AS_URLSAFE_RUN = bytes(0x75 if byte in _URLSAFE_ALPHABET else 0x20 for byte in range(256))
 _URLSAFE_NEEDLE = b"u" * 20
 
 
