@@ -123,22 +123,7 @@ def record_candidates(
     (most, once the screen has spoken). A text that recurs in the record (a currency, a status, a
     category), or that `memo` already holds, is examined once. The screen leaves out the
     signatures no field here is a target of (a memo's, those of the fields it was first given)."""
-    known: dict[str, tuple[set[int], frozenset[str] | None]]
-    if memo is not None and memo.paths.issuperset(map(_PATH, items)):  # a record of the batch
-        known, screening = memo.candidates, memo.screening
-    else:
-        paths = set(map(_PATH, items))
-        untargeted = rules.untargeted(paths)
-        if memo is None:
-            known, screening = {}, Allowance(leave_out=untargeted)
-        else:
-            if memo.leave_out is None:
-                memo.leave_out = memo.screening.leave_out = untargeted
-            if memo.leave_out <= untargeted:
-                memo.paths |= paths
-                known, screening = memo.candidates, memo.screening
-            else:  # a field here is a target of some signature the memo's candidates leave out
-                known, screening = {}, Allowance(memo.screening.left, untargeted)
+    known, screening = _scope(rules, items, memo)
     recalls = list(map(known.get, map(_TEXT, items)))
     found: dict[int, set[int]] = {}
     texts: dict[int, FieldTexts] = {}
@@ -191,6 +176,26 @@ def record_candidates(
 _PATH = itemgetter(0)
 _TEXT = itemgetter(1)
 _CANDIDATES = itemgetter(0)
+
+
+def _scope(
+    rules: RuleSet, items: list[tuple[str, str]], memo: Memo | None
+) -> tuple[dict[str, tuple[set[int], frozenset[str] | None]], Allowance]:
+    """The candidates `record_candidates` may recall and store, and the screening it may do: the
+    memo's, unless a field here is a target of some signature the memo's candidates leave out
+    (then a dict of its own, and an allowance leaving out only what no field here is a target of)."""
+    if memo is not None and memo.paths.issuperset(map(_PATH, items)):  # a record of the batch
+        return memo.candidates, memo.screening
+    paths = set(map(_PATH, items))
+    untargeted = rules.untargeted(paths)
+    if memo is None:
+        return {}, Allowance(leave_out=untargeted)
+    if memo.leave_out is None:
+        memo.leave_out = memo.screening.leave_out = untargeted
+    if memo.leave_out <= untargeted:
+        memo.paths |= paths
+        return memo.candidates, memo.screening
+    return {}, Allowance(memo.screening.left, untargeted)
 
 SCREENED_LENGTH = 256
 """A record (or batch) whose texts, each counted once, hold fewer characters is not screened: for a
