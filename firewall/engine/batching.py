@@ -75,12 +75,24 @@ _CSS_HEX_BEFORE_NEWLINE = re.compile(r"\\[0-9A-Fa-f]{1,6}\n")
 _SPACES_BUT_NEWLINE = re.compile("[" + re.escape(OTHER_SPACES.replace("\n", "")) + "]")
 
 
+_NOT_OTHER_ASCII_SPACES = bytes(
+    byte for byte in range(256) if not (byte < 0x80 and byte != 0x0A and chr(byte) in OTHER_SPACES)
+)
+"""Every byte but ASCII whitespace other than a space or a newline, for `bytes.translate` to delete."""
+
+
 def _spaced(text: str) -> bool:
     """Whether `compress_whitespace`'s trigger occurs within one text of a newline-joined group:
-    two spaces, or whitespace other than a space or a newline. A set of characters alone is
-    searched four times faster than with `|  ` in it. No character's lower case is whitespace
-    unless it is whitespace itself, so the lower case needs no search (a test checks every one)."""
-    return "  " in text or _SPACES_BUT_NEWLINE.search(text) is not None
+    two spaces, or whitespace other than a space or a newline. In ASCII text, that whitespace is
+    what `bytes.translate` leaves (three times faster than a search on a 4 KB group); otherwise a
+    set of characters is searched for, four times faster than with `|  ` in it. No character's
+    lower case is whitespace unless it is whitespace itself, so the lower case needs no search (a
+    test checks every one)."""
+    if "  " in text:
+        return True
+    if text.isascii():
+        return bool(text.encode("ascii").translate(None, _NOT_OTHER_ASCII_SPACES))
+    return _SPACES_BUT_NEWLINE.search(text) is not None
 
 
 def joinable_acting(acting: frozenset[str]) -> bool:

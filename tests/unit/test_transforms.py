@@ -484,6 +484,21 @@ def test_no_character_lower_cases_into_whitespace() -> None:
     assert re.search(r"\s", others.lower()) is None
 
 
+def test_spaced_is_its_trigger_within_one_text() -> None:
+    """`batching._spaced` (two spaces, or whitespace other than a space or a newline) agrees with the
+    search it stands for, on texts ASCII or not, each ASCII whitespace character among them."""
+    import re
+
+    from firewall.engine.batching import _spaced
+
+    definition = re.compile(r"  |[^\S \n]")
+    alphabet = [*"ab \n", *(chr(c) for c in range(0x80) if chr(c).isspace()), "\x85", "\xa0", "\u3000", "é"]
+    rng = random.Random(53)
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        assert _spaced(text) == (definition.search(text) is not None), repr(text)
+
+
 def test_lowercase_of_ascii_wakes_no_trigger() -> None:
     """Why the matcher checks the lower case of non-ASCII text only, and why a decoded text lower-cased
     from ASCII may take the triggers of the text it came from (at worst a decoder that then changes
