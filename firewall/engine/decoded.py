@@ -12,7 +12,7 @@ from itertools import compress
 from operator import not_
 
 from .literals import fold
-from .transforms import TRANSFORMS, quiet, triggered
+from .transforms import TRANSFORMS, told, triggered
 
 LOWER_CASED_INTO_ASCII = ("\u0130", "\u212a")
 """The only characters whose lower case holds ASCII: `İ` (`i` and a combining dot) and the Kelvin
@@ -36,23 +36,25 @@ SHAPED_LENGTH = 32
 
 
 def acting_decoders_of(texts: Iterable[str]) -> tuple[list[str], list[tuple[str, frozenset[str]]]]:
-    """The texts no decoder acts on, told apart all at once (`quiet`: most of them), and each other
-    text with its `acting_decoders` (some of which may be none). No trigger tells one ASCII digit
-    from another (a base64 run counts digits alike), so short texts that differ only in digits share
-    one evaluation: a flood's 19,000 counters, or SKUs and dates, cost a translation and a lookup
-    each."""
+    """The texts no decoder acts on, and each other text with its `acting_decoders` (some of which
+    may be none). Both are told for a whole batch at once where they can be (`told`: most texts,
+    and every ASCII one of a batch that does not give it up); of the others, short texts that
+    differ only in digits share one evaluation, as no trigger tells one ASCII digit from another (a
+    base64 run counts digits alike): a flood's 19,000 counters cost a translation and a lookup each."""
     listed = list(texts)
-    calm = quiet(listed)
+    calm, acting_of = told(listed)
     evaluated: list[tuple[str, frozenset[str]]] = []
     shared: dict[str, frozenset[str]] = {}
-    for text in compress(listed, map(not_, calm)):
-        if len(text) > SHAPED_LENGTH:
-            evaluated.append((text, acting_decoders(text)))
-            continue
-        shape = text.translate(_DIGITS_AS_ZERO)
-        acting = shared.get(shape)
+    for number in compress(range(len(listed)), map(not_, calm)):
+        text, acting = listed[number], acting_of[number]
         if acting is None:
-            acting = shared[shape] = acting_decoders(text)
+            if len(text) > SHAPED_LENGTH:
+                acting = acting_decoders(text)
+            else:
+                shape = text.translate(_DIGITS_AS_ZERO)
+                acting = shared.get(shape)
+                if acting is None:
+                    acting = shared[shape] = acting_decoders(text)
         evaluated.append((text, acting))
     return list(compress(listed, calm)), evaluated
 

@@ -17,7 +17,7 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import accumulate, chain, count
+from itertools import accumulate, chain, compress, count
 from operator import add, gt
 from typing import Protocol
 
@@ -519,27 +519,49 @@ _URLSAFE_NEEDLE = b"u" * 20
 
 
 def quiet(texts: list[str]) -> bytearray:
-    """Per text, 1 where `triggered` is certainly empty (no decoder acts on it), else 0 (it may
-    not be). Most fields of real data are such texts, and a batch of them is told apart in bytes,
-    over their join: trigger characters (each mapped to `!`) text by text in C, then substring
-    searches for two spaces, `/*`, `//` (not after a colon, as in a URL), `/.`, `&` before a
-    letter or `#`, and a run of either base64 alphabet (a URL-safe one only in a text that may
-    hold one, `urlsafe_runs`), each resuming past the text it found one in. A text that is not
-    ASCII may wake Unicode normalisation and is never quiet."""
-    result = bytearray(map(str.isascii, texts))
+    """Per text, 1 where no decoder acts on it (`triggered` is empty), else 0 (see `told`)."""
+    return told(texts)[0]
+
+
+_SPACES, _COMMENT, _SLASHES, _DOT, _REFERENCE, _RUN_FOUND, _URLSAFE_FOUND = (1 << bit for bit in range(7))
+"""What `told`'s substring searches found in a text, one bit each."""
+_FLAG_OF = {b"  ": _SPACES, b"/*": _COMMENT, b"//": _SLASHES, b"/.": _DOT, b"&a": _REFERENCE, _RUN: _RUN_FOUND}
+_FLAG_OF[_URLSAFE_NEEDLE] = _URLSAFE_FOUND
+_NOT_CMDLINE_BYTES = bytes(byte for byte in range(256) if chr(byte) not in _CMDLINE_CHARACTERS)
+_NOT_WHITESPACE_BYTES = bytes(byte for byte in range(256) if not chr(byte).isspace() or byte >= 0x80)
+_TOLD_MEMO_LENGTH = 64
+"""Trigger characters up to this many are a key of `_told_names`' memo (a text's are mostly a few)."""
+
+
+def told(texts: list[str]) -> tuple[bytearray, list[frozenset[str] | None]]:
+    """Per text, 1 where `triggered` is empty (no decoder acts on it), else 0; and per text that is
+    not quiet, `triggered` of it where the batch's join tells it, else None. Most fields of real
+    data are quiet, and a batch of them is told apart in bytes, over their join: trigger
+    characters text by text in C (each text's, the bytes `translate` leaves between separators),
+    then substring searches for two spaces, `/*`, `//` (not after a colon, as in a URL), `/.`,
+    `&` before a letter or `#`, and a run of either base64 alphabet (a URL-safe one only in a text
+    that may hold one, `urlsafe_runs`), each resuming past the text it found one in. An ASCII text's
+    trigger characters and what the searches found in it make its `triggered` (`/.` and a URL-safe
+    run confirmed on the text). A text that is not ASCII may wake Unicode normalisation, and is
+    never quiet nor told; where a text holds the separator, or the searches give up (`QUIET_GIVE_UP`),
+    none is told."""
+    ascii = bytearray(map(str.isascii, texts))
     joined = _QUIET_SEPARATOR.join(texts).encode("ascii", "replace")  # one byte per character
     searches = [(joined, b"  "), (joined, b"/*"), (joined, b"//"), (joined, b"/.")]
     searches += [(joined.translate(_AS_REFERENCE), b"&a"), (joined.translate(_AS_RUN), _RUN)]
     searches.append((joined.translate(_AS_URLSAFE_RUN), _URLSAFE_NEEDLE))
-    held = joined.translate(None, _NEITHER_TRIGGER_NOR_SEPARATOR).split(b"\x01")  # per text, its triggers
-    if len(held) == len(texts):  # no text holds the separator
-        result = bytearray(map(gt, result, map(len, held)))
-    else:
+    held: list[bytes] | None = joined.translate(None, _NEITHER_TRIGGER_NOR_SEPARATOR).split(b"\x01")
+    if held is not None and len(held) == len(texts):  # per text, its trigger characters
+        result = bytearray(map(gt, ascii, map(len, held)))
+    else:  # a text holds the separator
+        held, result = None, ascii
         searches.insert(0, (joined.translate(_TRIGGER_MARKS), b"!"))
+    flags = bytearray(len(texts))
     ends = list(map(add, accumulate(map(len, texts)), count(1)))
     """Where each text ends (after its separator)."""
     flagged = 0
     for haystack, needle in searches:
+        flag = _FLAG_OF.get(needle, 0)
         at = haystack.find(needle)
         while at >= 0:
             if needle == b"//" and at and haystack[at - 1] == 0x3A:  # `://`: no trigger there
@@ -549,13 +571,60 @@ def quiet(texts: list[str]) -> bytearray:
             if needle == _URLSAFE_NEEDLE and not _may_hold_urlsafe_runs(texts[number]):
                 at = haystack.find(needle, ends[number])
                 continue
+            flags[number] |= flag
             if result[number]:
                 result[number] = 0
                 flagged += 1
                 if flagged >= QUIET_GIVE_UP and 2 * flagged > number:
-                    return bytearray(len(texts))
+                    return bytearray(len(texts)), [None] * len(texts)
             at = haystack.find(needle, ends[number])
-    return result
+    acting: list[frozenset[str] | None] = [None] * len(texts)
+    if held is None:
+        return result, acting
+    memo: dict[tuple[bytes, int], frozenset[str]] = {}
+    for number in compress(range(len(texts)), map(gt, ascii, result)):  # ASCII, and not quiet
+        names = _told_names(texts[number], held[number], flags[number], memo)
+        if names:
+            acting[number] = names
+        else:  # `/.` or a URL-safe run the text did not confirm
+            result[number] = 1
+    return result, acting
+
+
+def _told_names(text: str, held: bytes, flags: int, memo: dict[tuple[bytes, int], frozenset[str]]) -> frozenset[str]:
+    """`triggered` of an ASCII text from its trigger characters (`held`, `&` aside) and what `told`'s
+    searches found in it (`flags`). Texts with the same few trigger characters and findings (an
+    address's `+`, a note's apostrophes) share one answer, in `memo`."""
+    if flags & _DOT and "/./" not in text:
+        flags &= ~_DOT
+    if flags & _URLSAFE_FOUND and next(urlsafe_runs(text), None) is None:
+        flags &= ~_URLSAFE_FOUND
+    key = (held, flags)
+    if len(held) <= _TOLD_MEMO_LENGTH and key in memo:
+        return memo[key]
+    names: list[str] = []
+    if b"%" in held or b"+" in held:
+        names.append("url_decode")
+    if flags & _REFERENCE:
+        names.append("html_entity_decode")
+    if b"\\" in held:
+        names += ("js_decode", "css_decode", "path_normalize")
+    elif flags & (_SLASHES | _DOT):
+        names.append("path_normalize")
+    if b"\x00" in held:
+        names.append("remove_nulls")
+    if held.translate(None, _NOT_CMDLINE_BYTES):
+        names.append("cmdline_normalize")
+    if flags & _SPACES or held.translate(None, _NOT_WHITESPACE_BYTES):
+        names.append("compress_whitespace")
+    if flags & _COMMENT:
+        names.append("remove_sql_comments")
+    if flags & (_RUN_FOUND | _URLSAFE_FOUND):
+        names.append("base64_decode")
+    found = frozenset(names)
+    if len(held) <= _TOLD_MEMO_LENGTH:
+        memo[key] = found
+    return found
 
 
 def apply_chain(names: tuple[str, ...], text: str) -> str:

@@ -28,6 +28,7 @@ from firewall.engine.transforms import (
     quiet,
     remove_nulls,
     remove_sql_comments,
+    told,
     triggered,
     unicode_nfkc,
     url_decode,
@@ -571,33 +572,43 @@ def test_triggered_finds_exactly_the_transforms_whose_trigger_occurs() -> None:
         assert triggered(text) == searched(text), text[:80]
 
 
-def test_a_quiet_text_wakes_no_decoder_and_only_a_trigger_keeps_a_text_from_being_quiet() -> None:
-    """`quiet` looks for triggers in a batch's join: on random texts (separators, `!`, runs of 19
-    to 21 characters of either base64 alphabet, pieces of two-character triggers), a quiet text
-    must have no acting decoder, and a text it does not call quiet must hold what it looks for."""
+def test_a_batch_told_in_bytes_gets_what_triggered_gives_each_text() -> None:
+    """`told` looks for triggers in a batch's join: on random texts (`!`, runs of 19 to 21
+    characters of either base64 alphabet, pieces of two-character triggers, `/.` with and without
+    `/./`), every ASCII text gets `triggered` of it (quiet where that is empty), and a text that
+    is not ASCII is neither quiet nor told. Where a text holds the separator, none is told, and a
+    text the searches find something in is not quiet, as a model of them says."""
     import re
 
-    pieces = ["a", "Z", "9", " ", "  ", "/", "*", ".", "-", "_", "!", "\x01", "&", "#", "%", "'", "\t", "é", "?",
-              ":", "Ab-" * 7, "ab_cd" * 4, "A" * 19, "b" * 21, "ab-cd" * 5]
+    pieces = ["a", "Z", "9", " ", "  ", "/", "*", ".", "-", "_", "!", "&", "#", "%", "'", "\t", "é", "?", ":",
+              "\\", "\x00", "/./", "Ab-" * 7, "ab_cd" * 4, "A" * 19, "b" * 21, "ab-cd" * 5, "aB-cD" * 4]
     characters = "[" + re.escape("%+\\\x00'\"^`${") + "\t-\r\x1c-\x1f]"
     looked_for = re.compile(characters + "|  |/[*.]|(?<!:)//|&[#A-Za-z]|[A-Za-z0-9+/]{20}")
     urlsafe_run = re.compile("[A-Za-z0-9_-]{20}")
 
-    def urlsafe(text: str) -> bool:  # a URL-safe run in a text with - or _ and both cases
+    def found(text: str) -> bool:  # what the searches look for (a URL-safe run: with - or _, and both cases)
         mixed = ("-" in text or "_" in text) and not text.islower() and not text.isupper()
-        return mixed and urlsafe_run.search(text) is not None
+        return looked_for.search(text) is not None or (mixed and urlsafe_run.search(text) is not None)
 
     rng = random.Random(43)
-    quiet_seen = 0
-    for _ in range(400):
+    seen = {"quiet": 0, "told": 0, "separated": 0}
+    for _ in range(600):
         texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 6))) for _ in range(rng.randint(1, 60))]
-        for text, calm in zip(texts, quiet(texts), strict=True):
-            expected = text.isascii() and looked_for.search(text) is None and not urlsafe(text)
-            assert calm == expected, text
-            if calm:
-                assert acting_decoders(text) == frozenset(), text
-                quiet_seen += 1
-    assert quiet_seen > 1000
+        separated = rng.random() < 0.2
+        if separated:
+            texts[rng.randrange(len(texts))] += "\x01"
+        calm, acting = told(texts)
+        assert quiet(texts) == calm
+        for text, one, names in zip(texts, calm, acting, strict=True):
+            if separated:
+                assert names is None and one == (text.isascii() and not found(text)), text
+                seen["separated"] += one
+                continue
+            assert one == (text.isascii() and not triggered(text)), text
+            assert names == (triggered(text) if text.isascii() and not one else None), text
+            seen["quiet"] += one
+            seen["told"] += names is not None
+    assert min(seen.values()) > 1000, seen
 
 
 def test_quiet_gives_up_in_a_flood_of_texts_its_searches_find() -> None:
@@ -609,6 +620,7 @@ def test_quiet_gives_up_in_a_flood_of_texts_its_searches_find() -> None:
     comments = [f"/*{n:05d}" for n in range(QUIET_GIVE_UP * 2)]
     assert quiet([*calm, *comments[: QUIET_GIVE_UP - 2], *calm]) == bytearray([1, 1, *[0] * (QUIET_GIVE_UP - 2), 1, 1])
     assert quiet([*calm, *comments, *calm]) == bytearray(len(comments) + 4)  # not looked at: each text is evaluated
+    assert told([*calm, *comments, *calm])[1] == [None] * (len(comments) + 4)
     assert quiet(["a\x01b", "calm", "%41"]) == bytearray([1, 1, 0])  # a text holding the separator
 
 
