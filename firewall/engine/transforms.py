@@ -393,15 +393,15 @@ _BASE64_RUNS = _Base64Trigger()
 
 
 class _PathTrigger:
-    """A backslash, `//` not after a colon, or `/./`, tested by substrings first: the standard engine
-    tries the equivalent lookbehind alternation at every position, several times slower on long texts."""
-
-    _slashes = re.compile(r"(?<!:)//")
+    """A backslash, `//` not after a colon, or `/./`, told by substring tests and counts: the standard
+    engine's search for `(?<!:)//` took 37 us on a 3 KB group of texts holding URLs. Without `///`,
+    every `//` is a run of two slashes, so some `//` is not after a colon exactly when there are more
+    of them than of `://`."""
 
     def search(self, text: str, /) -> object | None:
-        if "\\" in text or "/./" in text:
+        if "\\" in text or "/./" in text or "///" in text:
             return True
-        return self._slashes.search(text) if "//" in text else None
+        return True if "//" in text and text.count("//") > text.count("://") else None
 
 
 _PATHS = _PathTrigger()

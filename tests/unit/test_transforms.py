@@ -553,6 +553,20 @@ def test_no_transform_raises_on_random_or_broken_text() -> None:
             assert isinstance(out, str), name
 
 
+def test_the_path_trigger_is_a_backslash_a_dot_segment_or_slashes_not_after_a_colon() -> None:
+    """The path trigger, told by counts of `//` and `://`, finds what its definition does."""
+    import re
+
+    definition = re.compile(r"\\|/\./|(?<!:)//")
+    trigger = TRANSFORMS["path_normalize"].trigger
+    assert trigger is not None
+    pieces = ["/", "/", ":", ".", "\\", "a", "//", "://", ":///", "https://x"]
+    rng = random.Random(59)
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        assert (trigger.search(text) is not None) == (definition.search(text) is not None), text
+
+
 def test_triggered_finds_exactly_the_transforms_whose_trigger_occurs() -> None:
     """`triggered` replaces one search per trigger with a scan for trigger characters: on the corpus
     and on random strings of trigger characters, short or inside a long text, both must give the
