@@ -600,6 +600,45 @@ _TOLD_MEMO_LENGTH = 64
 """Trigger characters up to this many are a key of `_told_names`' memo (a text's are mostly a few)."""
 
 
+class _Searched:
+    """Which of `told`'s substring searches can find something in a batch's join: one RE2 pass over
+    it (9 us on a 6 KB batch of 1 KB records) tells, where the searches themselves took 45 us, most
+    of them finding nothing. Pattern 0, the end of the text, shows that RE2 did not give up."""
+
+    _SEARCHES: tuple[tuple[bytes, bytes | None, str], ...] = (
+        (b"  ", None, "  "),
+        (b"/*", None, r"/\*"),
+        (b"//", None, r"(?:^|[^:])//"),
+        (b"/.", None, r"/\."),
+        (b"&a", _AS_REFERENCE, r"&[#A-Za-z]"),
+        (_RUN, _AS_RUN, r"[A-Za-z0-9+/]{20}"),
+        (_URLSAFE_NEEDLE, _AS_URLSAFE_RUN, r"[A-Za-z0-9_-]{20}"),
+    )
+    """Each search: its needle, the translation of the join it looks in (None: the join itself), and
+    what it finds as an RE2 pattern on the join."""
+
+    def __init__(self) -> None:
+        options = re2.Options()
+        options.log_errors = False
+        self._set = re2.Set.SearchSet(options)
+        self._set.Add(r"\z")
+        for _needle, _table, pattern in self._SEARCHES:
+            self._set.Add(pattern)
+        self._set.Compile()
+
+    def present(self, joined: bytes) -> list[tuple[bytes, bytes | None]]:
+        """The searches (needle, translation) that find something in `joined`: every one when RE2
+        gives up."""
+        numbers = self._set.Match(joined)
+        if not numbers or 0 not in numbers:
+            return [(needle, table) for needle, table, _pattern in self._SEARCHES]
+        found = set(numbers)
+        return [search[:2] for number, search in enumerate(self._SEARCHES, 1) if number in found]
+
+
+_SEARCHED = _Searched()
+
+
 def told(texts: list[str]) -> tuple[bytearray, list[frozenset[str] | None]]:
     """Per text, 1 where `triggered` is empty (no decoder acts on it), else 0; and per text that is
     not quiet, `triggered` of it where the batch's join tells it, else None. Most fields of real
@@ -614,9 +653,10 @@ def told(texts: list[str]) -> tuple[bytearray, list[frozenset[str] | None]]:
     none is told."""
     ascii = bytearray(map(str.isascii, texts))
     joined = _QUIET_SEPARATOR.join(texts).encode("ascii", "replace")  # one byte per character
-    searches = [(joined, b"  "), (joined, b"/*"), (joined, b"//"), (joined, b"/.")]
-    searches += [(joined.translate(_AS_REFERENCE), b"&a"), (joined.translate(_AS_RUN), _RUN)]
-    searches.append((joined.translate(_AS_URLSAFE_RUN), _URLSAFE_NEEDLE))
+    searches = [
+        (joined if table is None else joined.translate(table), needle)
+        for needle, table in _SEARCHED.present(joined)
+    ]
     held: list[bytes] | None = joined.translate(None, _NEITHER_TRIGGER_NOR_SEPARATOR).split(b"\x01")
     if held is not None and len(held) == len(texts):  # per text, its trigger characters
         result = bytearray(map(gt, ascii, map(len, held)))
@@ -624,7 +664,7 @@ def told(texts: list[str]) -> tuple[bytearray, list[frozenset[str] | None]]:
         held, result = None, ascii
         searches.insert(0, (joined.translate(_TRIGGER_MARKS), b"!"))
     flags = bytearray(len(texts))
-    ends = list(map(add, accumulate(map(len, texts)), count(1)))
+    ends = list(map(add, accumulate(map(len, texts)), count(1))) if searches else []
     """Where each text ends (after its separator)."""
     flagged = 0
     for haystack, needle in searches:

@@ -604,6 +604,8 @@ def test_a_batch_told_in_bytes_gets_what_triggered_gives_each_text() -> None:
         mixed = ("-" in text or "_" in text) and not text.islower() and not text.isupper()
         return looked_for.search(text) is not None or (mixed and urlsafe_run.search(text) is not None)
 
+    assert told(["//etc/passwd", "calm"]) == (bytearray([0, 1]), [frozenset({"path_normalize"}), None])  # at the start
+    assert told(["a/.b", "a & b", "x/./y"]) == (bytearray([1, 1, 0]), [None, None, frozenset({"path_normalize"})])
     rng = random.Random(43)
     seen = {"quiet": 0, "told": 0, "separated": 0}
     for _ in range(600):
