@@ -567,11 +567,11 @@ def triggered(text: str) -> frozenset[str]:
 
 
 QUIET_GIVE_UP = 256
-"""`quiet` stops looking once this many texts, and most it has looked at, hold a trigger: in a
+"""`told` stops looking once this many texts, and most it has looked at, hold a trigger: in a
 flood of them it would only add a search per text to the evaluation each still needs."""
 
 _QUIET_SEPARATOR = "\x01"
-"""Joins the texts `quiet` looks at: it is, and starts, no trigger, so none spans two texts."""
+"""Joins the texts `told` looks at: it is, and starts, no trigger, so none spans two texts."""
 _QUIET_CHARACTERS = _TRIGGER_SET.replace("&", "")
 """The characters that are triggers alone (`&` is one only before a letter or `#`)."""
 _TRIGGER_MARKS = bytes(0x21 if byte < 0x80 and chr(byte) in _QUIET_CHARACTERS else 0x61 for byte in range(256))
