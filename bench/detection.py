@@ -192,13 +192,15 @@ def main() -> int:
         report[family] = {"n": row["n"]} | {
             p: round(100.0 * row[f"{p}.hit"] / row[f"{p}.n"], 2) for p in placements if row[f"{p}.n"]
         }
+        if row["s3.skipped"]:
+            report[family]["s3_too_long"] = row["s3.skipped"]  # the s3 share is of the others
+    skipped = sum(row["s3.skipped"] for row in counts.values())
     if args.json:
         document = {"paranoia": args.paranoia, "seconds": round(elapsed, 1), "repeats_skipped": repeats}
-        print(json.dumps(document | {"families": report}, indent=2))
+        print(json.dumps(document | {"s3_too_long": skipped, "families": report}, indent=2))
     else:
         header = "  ".join(f"{p:>9}" for p in placements)
         print(f"paranoia {args.paranoia}, signature set {firewall.version}, {elapsed:.1f}s")
-        skipped = sum(row["s3.skipped"] for row in counts.values())
         print(f"distinct payloads per family ({repeats} repeats skipped); {skipped} too long for an S3 key")
         print(f"{'family':<14} {'cases':>7}  {header}   (% flagged per placement)")
         for family, row in report.items():
