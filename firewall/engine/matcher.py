@@ -144,7 +144,7 @@ def record_candidates(
     given: dict[str, tuple[set[int], FieldTexts]] = {}
     """The texts worked out here that have candidates, and their decoded texts."""
     alone: list[tuple[str, frozenset[str]]] = []
-    for acting, members in _merged(groups).items():
+    for acting, members in _merged(rules, groups).items():
         for part, batched in _joined_parts(rules, members, acting, allowance):
             if batched is None:
                 alone += ((text, acting) for text in part)
@@ -208,20 +208,34 @@ MERGED_LENGTH = 8192
 """A group of texts up to this many characters in all is decoded with a group whose acting decoders
 include its own (`_merged`), when the batch has one as small."""
 
+MERGED_CHAINS = 9
+"""A group is decoded with another only where the other's chains reduce to at most this many
+(`RuleSet.projections`: 9 for URL, HTML and shell decoding together, at paranoia 1)."""
 
-def _merged(groups: dict[frozenset[str], list[str]]) -> dict[frozenset[str], list[str]]:
+
+def _merged(rules: RuleSet, groups: dict[frozenset[str], list[str]]) -> dict[frozenset[str], list[str]]:
     """`groups`, each small one joined to the small group with the widest set of acting decoders that
     holds its own. A decoder that acts on none of a text's characters leaves it as it is, so the wider
     group's chains make of each text what its own would (`settle` widens the set for what any text's
     decodings wake, as in any group). Each group costs a decoding and a screening of every chain's
     output, whatever its size: a batch of 1 KB records has five to eight groups of a few short texts
-    (addresses with `+`, notes with an apostrophe, a `%`, or both), which cost 40-100 us each."""
-    small = [acting for acting, members in groups.items() if sum(map(len, members)) <= MERGED_LENGTH]
+    (addresses with `+`, notes with an apostrophe, a `%`, or both), which cost 40-100 us each.
+
+    Only where that widest group has few chains (`MERGED_CHAINS`). Many acting decoders together
+    mark text built to be decoded, attacks mostly: the screen keeps signatures in play there, in
+    every text of the piece it gave RE2, and texts merged in would follow into the prefilter and
+    the regex stage. On a mix of attack fragments and benign text, merging into any group took 43%
+    longer than merging none, and as long where only the widest groups of few chains take others in.
+    """
+    small = {acting: sum(map(len, members)) for acting, members in groups.items()}
+    small = {acting: length for acting, length in small.items() if length <= MERGED_LENGTH}
     hosts: dict[frozenset[str], frozenset[str]] = {}
     for acting in small:
         wider = [other for other in small if acting < other]
         if wider:  # the widest: no small group holds it, so it is not merged itself
-            hosts[acting] = max(wider, key=lambda other: (len(other), len(groups[other])))
+            host = max(wider, key=lambda other: (len(other), len(groups[other])))
+            if len(rules.projections(host)) <= MERGED_CHAINS:
+                hosts[acting] = host
     if not hosts:
         return groups
     merged = {acting: list(members) for acting, members in groups.items() if acting not in hosts}

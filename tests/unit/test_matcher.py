@@ -478,19 +478,22 @@ def test_a_small_group_is_decoded_with_a_wider_one(
     from firewall.engine import matcher
     from firewall.engine.matcher import record_candidates
 
+    rules = compile_signatures(bundled_signatures, paranoia=4, screen=False)
     url, cmdline, nfkc = frozenset({"url_decode"}), frozenset({"cmdline_normalize"}), frozenset({"unicode_nfkc"})
     groups = {url: ["a+b@example.com"], url | cmdline: ["it's 12%"], cmdline: ["O'Brien-Smith"], nfkc: ["Kraków"]}
     widest = ["it's 12%", "a+b@example.com", "O'Brien-Smith"]
-    assert matcher._merged(groups) == {url | cmdline: widest, nfkc: ["Kraków"]}
+    assert matcher._merged(rules, groups) == {url | cmdline: widest, nfkc: ["Kraków"]}
+    many = frozenset({"url_decode", "html_entity_decode", "js_decode", "css_decode", "path_normalize"})
+    assert len(rules.projections(many)) > matcher.MERGED_CHAINS  # a group with many chains takes none in
+    assert matcher._merged(rules, {url: ["a+b"], many: ["%3C\\x3c&lt;"]}) == {url: ["a+b"], many: ["%3C\\x3c&lt;"]}
     monkeypatch.setattr(matcher, "MERGED_LENGTH", len("it's 12%"))  # the others are too long to merge
-    assert matcher._merged(groups) == groups
+    assert matcher._merged(rules, groups) == groups
 
-    rules = compile_signatures(bundled_signatures, paranoia=4, screen=False)
     merges: list[bool] = []
     whole = matcher._merged
 
-    def counted(groups: dict[frozenset[str], list[str]]) -> dict[frozenset[str], list[str]]:
-        merged = whole(groups)
+    def counted(rules: RuleSet, groups: dict[frozenset[str], list[str]]) -> dict[frozenset[str], list[str]]:
+        merged = whole(rules, groups)
         merges.append(len(merged) < len(groups))
         return merged
 
@@ -519,7 +522,7 @@ def test_a_small_group_is_decoded_with_a_wider_one(
             alone, _ = record_candidates(rules, [(path, text)])
             _assert_sound_candidates(rules, text, together.get(index, set()), alone.get(0, set()))
         assert {(hit.path, hit.signature.index) for hit in inspect_fields(rules, items).hits} == apart_hits, items
-    assert sum(merges) >= 100  # groups merged in most of the records' inspections
+    assert sum(merges) >= 50  # groups merged in many of the records' inspections
 
 
 def test_a_decoder_woken_by_another_is_still_applied(make_sig: SigFactory) -> None:
