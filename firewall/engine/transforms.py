@@ -15,7 +15,7 @@ import html
 import re
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import accumulate, chain, compress, count
 from operator import add, gt
@@ -441,7 +441,13 @@ _TRIGGER_CHARACTERS = re.compile("[" + re.escape(_TRIGGER_SET) + "]")
 _NOT_TRIGGER_BYTES = bytes(byte for byte in range(256) if not (byte < 0x80 and chr(byte) in _TRIGGER_SET))
 """Every byte but those of the ASCII trigger characters, for `bytes.translate` to delete."""
 _CMDLINE_CHARACTERS = frozenset("\\'\"^`${")
-_HTML_REFERENCE = re.compile(r"&[#A-Za-z]")
+_REFERENCE_START = r"&[#A-Za-z]"
+_COMMENT_START = r"/\*"
+_STANDARD_RUN = r"[A-Za-z0-9+/]{20}"
+_URLSAFE_CHARACTERS_RUN = r"[A-Za-z0-9_-]{20}"
+"""Triggers the fast paths below spell alike for the standard engine and RE2 (`TRANSFORMS` keeps
+its own spelling: the tests hold the fast paths to it)."""
+_HTML_REFERENCE = re.compile(_REFERENCE_START)
 _NOT_WHITESPACE = frozenset(_TRIGGER_SYMBOLS)
 _OTHER_WHITESPACE = re.compile("[" + re.escape(OTHER_SPACES) + "]")
 ONE_SCAN_LENGTH = 2048
@@ -458,21 +464,33 @@ def _as_re2_class(characters: str) -> str:
     return "[" + "".join(f"\\x{{{ord(character):x}}}" for character in characters) + "]"
 
 
+def _re2_set(patterns: Iterable[str]) -> re2.Set:
+    """`patterns` in one RE2 set, numbered from 1 after pattern 0, the end of the text: a match
+    without 0 shows that RE2 gave up (its automaton outgrew its memory)."""
+    options = re2.Options()
+    options.log_errors = False
+    matcher = re2.Set.SearchSet(options)
+    for pattern in (r"\z", *patterns):
+        matcher.Add(pattern)
+    matcher.Compile()
+    return matcher
+
+
 _URLSAFE_CANDIDATE = "urlsafe run"
 """Stands for a run of 20 URL-safe characters, which is base64's trigger only as `urlsafe_runs` confirms."""
 
 _RE2_TRIGGERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"[%+]", ("url_decode",)),
-    (r"&[#A-Za-z]", ("html_entity_decode",)),
+    (_REFERENCE_START, ("html_entity_decode",)),
     (r"\\", ("js_decode", "css_decode", "path_normalize")),
     (r"\x00", ("remove_nulls",)),
     (_as_re2_class("".join(sorted(_CMDLINE_CHARACTERS))), ("cmdline_normalize",)),
     ("  |" + _as_re2_class(OTHER_SPACES), ("compress_whitespace",)),  # `\s\s|[^\S ]`: RE2's `\s` is ASCII
     (r"[^\x00-\x7f]", ("unicode_nfkc",)),
-    (r"/\*", ("remove_sql_comments",)),
+    (_COMMENT_START, ("remove_sql_comments",)),
     (r"/\./|(?:^|[^:])//", ("path_normalize",)),
-    (r"[A-Za-z0-9+/]{20}", ("base64_decode",)),
-    (r"[A-Za-z0-9_-]{20}", (_URLSAFE_CANDIDATE,)),
+    (_STANDARD_RUN, ("base64_decode",)),
+    (_URLSAFE_CHARACTERS_RUN, (_URLSAFE_CANDIDATE,)),
 )
 """Every transform's trigger as RE2 spells it, and the transforms it wakes."""
 
@@ -486,13 +504,7 @@ class _TriggerScan:
     shorter texts). Pattern 0, the end of the text, shows that RE2 did not give up."""
 
     def __init__(self) -> None:
-        options = re2.Options()
-        options.log_errors = False
-        self._set = re2.Set.SearchSet(options)
-        self._set.Add(r"\z")
-        for pattern, _names in _RE2_TRIGGERS:
-            self._set.Add(pattern)
-        self._set.Compile()
+        self._set = _re2_set(pattern for pattern, _names in _RE2_TRIGGERS)
         self._names = [(), *(names for _pattern, names in _RE2_TRIGGERS)]
 
     def names(self, text: str) -> frozenset[str] | None:
@@ -513,6 +525,21 @@ class _TriggerScan:
 
 
 _TRIGGER_SCAN = _TriggerScan()
+
+
+def _woken_by_characters(holds: Callable[[str], bool]) -> list[str]:
+    """The transforms that a trigger character wakes alone, of those a text `holds`: `%` or `+`, a
+    backslash, NUL, and the shell's quotes and sigils."""
+    names: list[str] = []
+    if holds("%") or holds("+"):
+        names.append("url_decode")
+    if holds("\\"):
+        names += ("js_decode", "css_decode", "path_normalize")
+    if holds("\x00"):
+        names.append("remove_nulls")
+    if any(map(holds, _CMDLINE_CHARACTERS)):
+        names.append("cmdline_normalize")
+    return names
 
 
 def triggered(text: str) -> frozenset[str]:
@@ -543,16 +570,9 @@ def triggered(text: str) -> frozenset[str]:
         spacing = _OTHER_WHITESPACE.search(text) is not None
     names: list[str] = []
     if found is None or found:
-        if holds("%") or holds("+"):
-            names.append("url_decode")
+        names = _woken_by_characters(holds)
         if holds("&") and _HTML_REFERENCE.search(text):
             names.append("html_entity_decode")
-        if holds("\\"):
-            names += ("js_decode", "css_decode", "path_normalize")
-        if holds("\x00"):
-            names.append("remove_nulls")
-        if any(map(holds, _CMDLINE_CHARACTERS)):
-            names.append("cmdline_normalize")
     if spacing or "  " in text:
         names.append("compress_whitespace")
     if not text.isascii():
@@ -585,17 +605,10 @@ _AS_URLSAFE_RUN = bytes(0x75 if byte in _URLSAFE_ALPHABET else 0x20 for byte in 
 _URLSAFE_NEEDLE = b"u" * 20
 
 
-def quiet(texts: list[str]) -> bytearray:
-    """Per text, 1 where no decoder acts on it (`triggered` is empty), else 0 (see `told`)."""
-    return told(texts)[0]
-
-
 _SPACES, _COMMENT, _SLASHES, _DOT, _REFERENCE, _RUN_FOUND, _URLSAFE_FOUND = (1 << bit for bit in range(7))
 """What `told`'s substring searches found in a text, one bit each."""
 _FLAG_OF = {b"  ": _SPACES, b"/*": _COMMENT, b"//": _SLASHES, b"/.": _DOT, b"&a": _REFERENCE, _RUN: _RUN_FOUND}
 _FLAG_OF[_URLSAFE_NEEDLE] = _URLSAFE_FOUND
-_NOT_CMDLINE_BYTES = bytes(byte for byte in range(256) if chr(byte) not in _CMDLINE_CHARACTERS)
-_NOT_WHITESPACE_BYTES = bytes(byte for byte in range(256) if not chr(byte).isspace() or byte >= 0x80)
 _TOLD_MEMO_LENGTH = 64
 """Trigger characters up to this many are a key of `_told_names`' memo (a text's are mostly a few)."""
 
@@ -607,24 +620,18 @@ class _Searched:
 
     _SEARCHES: tuple[tuple[bytes, bytes | None, str], ...] = (
         (b"  ", None, "  "),
-        (b"/*", None, r"/\*"),
+        (b"/*", None, _COMMENT_START),
         (b"//", None, r"(?:^|[^:])//"),
         (b"/.", None, r"/\."),
-        (b"&a", _AS_REFERENCE, r"&[#A-Za-z]"),
-        (_RUN, _AS_RUN, r"[A-Za-z0-9+/]{20}"),
-        (_URLSAFE_NEEDLE, _AS_URLSAFE_RUN, r"[A-Za-z0-9_-]{20}"),
+        (b"&a", _AS_REFERENCE, _REFERENCE_START),
+        (_RUN, _AS_RUN, _STANDARD_RUN),
+        (_URLSAFE_NEEDLE, _AS_URLSAFE_RUN, _URLSAFE_CHARACTERS_RUN),
     )
     """Each search: its needle, the translation of the join it looks in (None: the join itself), and
     what it finds as an RE2 pattern on the join."""
 
     def __init__(self) -> None:
-        options = re2.Options()
-        options.log_errors = False
-        self._set = re2.Set.SearchSet(options)
-        self._set.Add(r"\z")
-        for _needle, _table, pattern in self._SEARCHES:
-            self._set.Add(pattern)
-        self._set.Compile()
+        self._set = _re2_set(pattern for _needle, _table, pattern in self._SEARCHES)
 
     def present(self, joined: bytes) -> list[tuple[bytes, bytes | None]]:
         """The searches (needle, translation) that find something in `joined`: every one when RE2
@@ -657,11 +664,12 @@ def told(texts: list[str]) -> tuple[bytearray, list[frozenset[str] | None]]:
         (joined if table is None else joined.translate(table), needle)
         for needle, table in _SEARCHED.present(joined)
     ]
-    held: list[bytes] | None = joined.translate(None, _NEITHER_TRIGGER_NOR_SEPARATOR).split(b"\x01")
-    if held is not None and len(held) == len(texts):  # per text, its trigger characters
+    pieces = joined.translate(None, _NEITHER_TRIGGER_NOR_SEPARATOR).split(b"\x01")
+    held = pieces if len(pieces) == len(texts) else None  # per text, its trigger characters
+    if held is not None:
         result = bytearray(map(gt, ascii, map(len, held)))
     else:  # a text holds the separator
-        held, result = None, ascii
+        result = ascii
         searches.insert(0, (joined.translate(_TRIGGER_MARKS), b"!"))
     flags = bytearray(len(texts))
     ends = list(map(add, accumulate(map(len, texts)), count(1))) if searches else []
@@ -709,20 +717,13 @@ def _told_names(text: str, held: bytes, flags: int, memo: dict[tuple[bytes, int]
     key = (held, flags)
     if len(held) <= _TOLD_MEMO_LENGTH and key in memo:
         return memo[key]
-    names: list[str] = []
-    if b"%" in held or b"+" in held:
-        names.append("url_decode")
+    characters = set(held.decode("ascii"))
+    names = _woken_by_characters(characters.__contains__)
     if flags & _REFERENCE:
         names.append("html_entity_decode")
-    if b"\\" in held:
-        names += ("js_decode", "css_decode", "path_normalize")
-    elif flags & (_SLASHES | _DOT):
+    if "path_normalize" not in names and flags & (_SLASHES | _DOT):
         names.append("path_normalize")
-    if b"\x00" in held:
-        names.append("remove_nulls")
-    if held.translate(None, _NOT_CMDLINE_BYTES):
-        names.append("cmdline_normalize")
-    if flags & _SPACES or held.translate(None, _NOT_WHITESPACE_BYTES):
+    if flags & _SPACES or not characters <= _NOT_WHITESPACE:  # whitespace other than a space
         names.append("compress_whitespace")
     if flags & _COMMENT:
         names.append("remove_sql_comments")
