@@ -48,7 +48,7 @@ class Budget:
 class Memo:
     """What the records of one batch share. Keys, statuses and currencies recur across records, and
     neither a text's candidates nor a regex's outcome on it depend on the field it sits in, but for
-    the signatures the screen leaves out of candidates (`leave_out`)."""
+    the signatures the screen leaves out of candidates (`paths`)."""
 
     MAX_ENTRIES = 50_000
     """Past this many texts or outcomes the memo starts afresh: a batch of unique texts must not
@@ -62,12 +62,12 @@ class Memo:
         """text -> (its candidates, the decoders its chains reduce to; None: no reduction holds)."""
         self.outcomes: dict[tuple[int, str], str | None] = {}
         """(signature, text) -> the excerpt of the regex's match, None when it found nothing."""
-        self.leave_out: frozenset[int] | None = None
-        """The signatures the screen left out of `candidates`: no field the memo was first given
-        (the whole batch's, when primed) is a target of theirs. A record with a field one of them
-        targets (an S3 object's, read after the batch) works its candidates out afresh."""
         self.paths: set[str] = set()
-        """Paths none of `leave_out` targets: a record with fields at these alone recalls."""
+        """Paths none of the signatures the screen left out of `candidates` (`screening.leave_out`)
+        targets. Those are set by the fields the memo is first given (the whole batch's, when
+        primed): no field among them is a target of theirs. A record with fields at these paths
+        alone recalls; one with a field a left-out signature targets (an S3 object's, read after
+        the batch) works its candidates out afresh. Empty until fields are first given."""
 
     def trim(self) -> None:
         if len(self.candidates) > self.MAX_ENTRIES:

@@ -190,12 +190,13 @@ def _scope(
     untargeted = rules.untargeted(paths)
     if memo is None:
         return {}, Allowance(leave_out=untargeted)
-    if memo.leave_out is None:
-        memo.leave_out = memo.screening.leave_out = untargeted
-    if memo.leave_out <= untargeted:
+    if not memo.paths:  # the first fields given: what none of them targets is left out
+        memo.screening.leave_out = untargeted
+    if memo.screening.leave_out <= untargeted:
         memo.paths |= paths
         return memo.candidates, memo.screening
     return {}, Allowance(memo.screening.left, untargeted)
+
 
 SCREENED_LENGTH = 256
 """A record (or batch) whose texts, each counted once, hold fewer characters is not screened: for a
@@ -227,8 +228,7 @@ def _merged(rules: RuleSet, groups: dict[frozenset[str], list[str]]) -> dict[fro
     the regex stage. On a mix of attack fragments and benign text, merging into any group took 43%
     longer than merging none, and as long where only the widest groups of few chains take others in.
     """
-    small = {acting: sum(map(len, members)) for acting, members in groups.items()}
-    small = {acting: length for acting, length in small.items() if length <= MERGED_LENGTH}
+    small = [acting for acting, members in groups.items() if sum(map(len, members)) <= MERGED_LENGTH]
     hosts: dict[frozenset[str], frozenset[str]] = {}
     for acting in small:
         wider = [other for other in small if acting < other]

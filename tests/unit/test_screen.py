@@ -195,11 +195,11 @@ def test_signatures_no_field_is_a_target_of_are_left_out_and_a_memo_keeps_to_its
     assert all(found[i] == {0} for i in range(len(texts)))
 
     memo = Memo()
-    assert inspect_fields(rules, body, memo=memo).hits == [] and memo.leave_out == {0}
+    assert inspect_fields(rules, body, memo=memo).hits == [] and memo.screening.leave_out == {0}
     assert memo.paths == {path for path, _ in body}
     assert memo.candidates[texts[3]] == (set(), frozenset())  # recalled by the batch's records
     assert _hits(inspect_fields(rules, [("s3.key", texts[3])], memo=memo)) == {("FW-UNIT-001", "s3.key")}
-    assert memo.leave_out == {0}
+    assert memo.screening.leave_out == {0}
 
 
 def test_the_targets_of_many_list_items_are_read_in_one_pass(make_sig: SigFactory) -> None:
